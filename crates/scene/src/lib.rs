@@ -1,0 +1,24 @@
+//! Domain types of worldrig: SE(3) poses, camera models (pinhole with OpenCV distortion and NVIDIA
+//! DriveWorks f-theta), camera rigs, ego trajectories, objects and map elements.
+//!
+//! Conventions (fixed, see `docs/scene-log-format.md`): the world and rig frames are FLU (x forward,
+//! y left, z up, metres); camera frames are OpenCV RDF (x right, y down, z forward); the image origin
+//! is the top-left corner of the top-left pixel, so the centre of pixel (0, 0) is (0.5, 0.5).
+//! Transforms are named `target_from_source`; quaternions are stored (x, y, z, w); timestamps are
+//! i64 microseconds. This crate does no I/O and has no dependency on a deep-learning framework.
+
+pub mod camera;
+pub mod error;
+pub mod map;
+pub mod object;
+pub mod pose;
+pub mod rig;
+pub mod trajectory;
+
+pub use camera::{Camera, CameraModel, FTheta, FThetaParams, Pinhole, PolyDirection};
+pub use error::SceneError;
+pub use map::{MapElement, MapElementKind, MapGeometry};
+pub use object::{Cuboid, ObjectSample};
+pub use pose::{Pose3, PoseRecord};
+pub use rig::{CameraSpec, Rig};
+pub use trajectory::Trajectory;
