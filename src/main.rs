@@ -1,1 +1,55 @@
-fn main() {}
+//! `worldrig`: the single binary exposing every stage of the pipeline as a subcommand.
+//!
+//! This is the only crate that uses `anyhow` (errors are printed as a chain) and, once the model
+//! crates land, the only one that picks a burn backend.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "worldrig", version, about = "Multi-camera driving video synthesis and geometric consistency checking")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate or inspect a scene log.
+    #[command(subcommand)]
+    Log(cmd::log::LogCommand),
+    /// Convert other dataset layouts into scene logs.
+    #[command(subcommand)]
+    Import(cmd::import::ImportCommand),
+    /// Camera rig tools: derive rig configs from a calibration file, check camera models.
+    #[command(subcommand)]
+    Rig(cmd::rig::RigCommand),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("WORLDRIG_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Log(c) => cmd::log::run(c),
+        Command::Import(c) => cmd::import::run(c),
+        Command::Rig(c) => cmd::rig::run(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,26 @@
+//! The worldrig scene-log format: a directory of Apache Parquet tables (rig, clips, ego poses,
+//! frames, objects, map) described in `docs/scene-log-format.md`.
+//!
+//! - [`writer::SceneLogWriter`] writes a log atomically (to a temporary directory renamed on
+//!   success) with format metadata on every file.
+//! - [`reader::SceneLog`] reads one back; frames are streamed one row group at a time.
+//! - [`validate::validate`] checks every rule of the format and reports each problem with its
+//!   file, table, row and column.
+//! - [`rdshq`] imports the public RDS-HQ per-clip tar layout; [`calib`] reads NVIDIA's
+//!   `av22_median_calib.npz` rig calibration.
 
+pub mod calib;
+pub mod error;
+pub mod inspect;
+pub mod npy;
+pub mod rdshq;
+pub mod reader;
+pub mod schema;
+pub mod table;
+pub mod validate;
+pub mod writer;
+
+pub use error::{Diag, Issue, Loc, LogError, Rule};
+pub use reader::{ClipRecord, FrameRecord, SceneLog, Source};
+pub use schema::{Table, FORMAT_VERSION};
+pub use writer::{SceneLogWriter, WriterOptions};

@@ -1,0 +1,5 @@
+//! One module per subcommand group.
+
+pub mod import;
+pub mod log;
+pub mod rig;
