@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use worldrig_scenelog::inspect::{inspect, LogSummary};
+use worldrig_scenelog::rewrite::rewrite;
 use worldrig_scenelog::validate::{validate, ValidateOptions};
+use worldrig_scenelog::WriterOptions;
 
 #[derive(Subcommand)]
 pub enum LogCommand {
@@ -23,6 +25,18 @@ pub enum LogCommand {
         /// Only parse image headers instead of decoding every image.
         #[arg(long)]
         no_decode: bool,
+    },
+    /// Copy a log (any accepted encoding) into worldrig's canonical form.
+    Rewrite {
+        path: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Frames per Parquet row group.
+        #[arg(long, default_value_t = 64)]
+        frames_per_row_group: usize,
+        /// Replace an existing output log.
+        #[arg(long)]
+        overwrite: bool,
     },
     /// Summarise a scene log: clips, cameras, duration, rates, distance, frames per camera.
     Inspect {
@@ -57,6 +71,22 @@ pub fn run(cmd: LogCommand) -> Result<ExitCode> {
                 );
             }
             Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        LogCommand::Rewrite { path, out, frames_per_row_group, overwrite } => {
+            anyhow::ensure!(frames_per_row_group > 0, "--frames-per-row-group must be positive");
+            let opts = WriterOptions { frames_per_row_group, overwrite, ..Default::default() };
+            let stats = rewrite(&path, &out, opts).with_context(|| format!("rewriting {} into {}", path.display(), out.display()))?;
+            println!(
+                "wrote {}: {} rig(s), {} clip(s), {} poses, {} objects, {} map elements, {} frames",
+                out.display(),
+                stats.rigs,
+                stats.clips,
+                stats.poses,
+                stats.objects,
+                stats.map_elements,
+                stats.frames
+            );
+            Ok(ExitCode::SUCCESS)
         }
         LogCommand::Inspect { path, json } => {
             let summary = inspect(&path).with_context(|| format!("inspecting {}", path.display()))?;

@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod npy;
 pub mod rdshq;
 pub mod reader;
+pub mod rewrite;
 pub mod schema;
 pub mod table;
 pub mod validate;

@@ -81,7 +81,9 @@ fn read_tar(path: &Path) -> Result<Vec<(String, Vec<u8>)>, LogError> {
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = entry.path().map_err(|e| LogError::input(path, format!("bad entry name: {e}")))?.to_string_lossy().into_owned();
+        let full = entry.path().map_err(|e| LogError::input(path, format!("bad entry name: {e}")))?.into_owned();
+        // WebDataset keys are file names; tars made with `tar -C dir .` prefix them with `./`.
+        let Some(name) = full.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
         let mut buf = Vec::with_capacity(entry.size().min(1 << 28) as usize);
         entry.read_to_end(&mut buf).map_err(|e| LogError::input(path, format!("entry `{name}`: {e}")))?;
         out.push((name, buf));

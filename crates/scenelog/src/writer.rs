@@ -332,9 +332,16 @@ fn rig_batch(rigs: &[Rig]) -> Result<RecordBatch, LogError> {
                         worldrig_scene::PolyDirection::Backward => "backward",
                         worldrig_scene::PolyDirection::Forward => "forward",
                     });
-                    lc.append_value(p.linear_cde[0]);
-                    ld.append_value(p.linear_cde[1]);
-                    le.append_value(p.linear_cde[2]);
+                    // The identity linear term is stored as nulls (the documented default).
+                    if p.linear_cde == [1.0, 0.0, 0.0] {
+                        lc.append_null();
+                        ld.append_null();
+                        le.append_null();
+                    } else {
+                        lc.append_value(p.linear_cde[0]);
+                        ld.append_value(p.linear_cde[1]);
+                        le.append_value(p.linear_cde[2]);
+                    }
                 }
             }
             pose.push(&PoseRecord::from_pose(&c.rig_from_camera));
