@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: build worldrig, import the real RDS-HQ example clip (labels,
+# 7-camera f-theta rig, 30 fps ego poses, HD map) into a scene log, validate and inspect it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXAMPLE="${WORLDRIG_RDS_HQ:-../shared/data/rds-hq-example}"
+OUT="${1:-out/rds-hq-example.log}"
+if [ ! -d "$EXAMPLE/vehicle_pose" ]; then
+  echo "error: RDS-HQ example not found at $EXAMPLE (set WORLDRIG_RDS_HQ to its directory)" >&2
+  exit 2
+fi
+cargo build --release --locked
+W=target/release/worldrig
+$W import rds-hq "$EXAMPLE" --out "$OUT" --overwrite
+$W log validate "$OUT"
+$W log inspect "$OUT"

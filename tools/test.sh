@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh machine, then runs every test once, optimised.
+#   - python3 + pyarrow/numpy: the Arrow interoperability tests (tests/pyarrow_interop.rs)
+#   - ../shared/data beside the repository: the real calibration and RDS-HQ example clip
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! python3 -c "import pyarrow, numpy" 2>/dev/null; then
+  echo "installing pyarrow and numpy for the interoperability tests" >&2
+  python3 -m pip install --quiet --disable-pip-version-check "pyarrow==26.0.1" "numpy==2.4.6"
+fi
+if [ ! -f ../shared/data/av22_median_calib.npz ]; then
+  echo "error: ../shared/data (reference calibration and RDS-HQ example) must sit beside the repository" >&2
+  exit 2
+fi
+
+cargo test --release --workspace --locked "$@"
