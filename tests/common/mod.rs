@@ -112,7 +112,7 @@ pub fn write_sample_log(dest: &Path, frames_per_row_group: usize) -> PathBuf {
                 frame_index: k as i64,
                 timestamp_us: t,
                 image_format: "png".into(),
-                image: png(W, H, (k * 2 + c) as u32),
+                image: png(W, H, (k * 2 + c) as u32).into(),
             })
             .expect("add frame");
         }

@@ -22,6 +22,6 @@ pub mod validate;
 pub mod writer;
 
 pub use error::{Diag, Issue, Loc, LogError, Rule};
-pub use reader::{ClipRecord, FrameRecord, SceneLog, Source};
+pub use reader::{ClipRecord, FrameRecord, ImageBytes, SceneLog, Source};
 pub use schema::{Table, FORMAT_VERSION};
 pub use writer::{SceneLogWriter, WriterOptions};

@@ -160,6 +160,20 @@ impl<'a> Row<'a> {
             None => self.null(column).map(|_| None),
         }
     }
+    /// Binary value as a zero-copy slice of the column's buffer.
+    pub fn buffer_req(&mut self, column: &str) -> Result<Option<arrow::buffer::Buffer>, LogError> {
+        let v = self.b.binary(column).and_then(|a| {
+            a.is_valid(self.row).then(|| {
+                let offsets = a.value_offsets();
+                let (start, end) = (offsets[self.row] as usize, offsets[self.row + 1] as usize);
+                a.values().slice_with_length(start, end - start)
+            })
+        });
+        match v {
+            Some(b) => Ok(Some(b)),
+            None => self.null(column).map(|_| None),
+        }
+    }
     pub fn i64_req(&mut self, column: &str) -> Result<Option<i64>, LogError> {
         match self.i64_opt(column) {
             Some(v) => Ok(Some(v)),
