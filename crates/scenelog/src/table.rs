@@ -247,6 +247,33 @@ impl<'a> Row<'a> {
     }
 }
 
+/// Runs `f`, turning a panic inside a dependency (the parquet crate asserts on some corrupt
+/// inputs) into an error message, so a malformed file is reported, never a crash.
+fn guard<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the Parquet decoder failed".to_string())
+    })
+}
+
+/// Column-chunk offsets and sizes the decoder trusts; returns the first impossible one.
+fn check_column_chunks(meta: &parquet::file::metadata::ParquetMetaData) -> Option<String> {
+    for (g, rg) in meta.row_groups().iter().enumerate() {
+        for (c, col) in rg.columns().iter().enumerate() {
+            let bad = col.data_page_offset() < 0
+                || col.compressed_size() < 0
+                || col.dictionary_page_offset().is_some_and(|o| o < 0)
+                || col.index_page_offset().is_some_and(|o| o < 0);
+            if bad {
+                return Some(format!("row group {g}, column chunk {c} has a negative offset or size"));
+            }
+        }
+    }
+    None
+}
+
 /// Opens one table file: checks format version and columns, and builds a streaming reader over
 /// the present wanted columns. Problems are reported to `diag`; `Ok(None)` means the file's rows
 /// cannot be read (already reported).
@@ -265,13 +292,22 @@ fn open_file(
             return Ok(None);
         }
     };
-    let builder = match ParquetRecordBatchReaderBuilder::try_new(file) {
-        Ok(b) => b,
-        Err(e) => {
+    // The parquet crate panics on some corrupt metadata: contain it as an unreadable file.
+    let builder = match guard(|| ParquetRecordBatchReaderBuilder::try_new(file)) {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
             diag.report(Issue::file(Rule::UnreadableFile, path, tname, format!("not a readable Parquet file: {e}")))?;
             return Ok(None);
         }
+        Err(panic) => {
+            diag.report(Issue::file(Rule::UnreadableFile, path, tname, format!("corrupt Parquet file: {panic}")))?;
+            return Ok(None);
+        }
     };
+    if let Some(problem) = check_column_chunks(builder.metadata()) {
+        diag.report(Issue::file(Rule::UnreadableFile, path, tname, format!("corrupt Parquet metadata: {problem}")))?;
+        return Ok(None);
+    }
     if let Some(kv) = builder.metadata().file_metadata().key_value_metadata() {
         if let Some(v) = kv.iter().find(|k| k.key == META_VERSION).and_then(|k| k.value.as_deref()) {
             let major = v.split('.').next().and_then(|m| m.trim().parse::<u32>().ok());
@@ -324,10 +360,14 @@ fn open_file(
         return Ok(None);
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    match builder.with_projection(mask).with_batch_size(batch_rows).build() {
-        Ok(r) => Ok(Some((r, present))),
-        Err(e) => {
+    match guard(|| builder.with_projection(mask).with_batch_size(batch_rows).build()) {
+        Ok(Ok(r)) => Ok(Some((r, present))),
+        Ok(Err(e)) => {
             diag.report(Issue::file(Rule::UnreadableFile, path, tname, format!("cannot read: {e}")))?;
+            Ok(None)
+        }
+        Err(panic) => {
+            diag.report(Issue::file(Rule::UnreadableFile, path, tname, format!("corrupt Parquet file: {panic}")))?;
             Ok(None)
         }
     }
@@ -358,7 +398,11 @@ impl<'f> TableReader<'f> {
     pub fn next_batch(&mut self, diag: &mut Diag) -> Result<Option<NormBatch>, LogError> {
         loop {
             if let Some((path, reader, present, row0)) = &mut self.current {
-                match reader.next() {
+                let next = match guard(|| reader.next()) {
+                    Ok(n) => n,
+                    Err(panic) => Some(Err(arrow::error::ArrowError::ExternalError(panic.into()))),
+                };
+                match next {
                     Some(Ok(batch)) => {
                         let nb = normalize(self.table, path, *row0, &batch, present, diag)?;
                         *row0 += batch.num_rows() as u64;
