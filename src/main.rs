@@ -25,6 +25,8 @@ enum Command {
     /// Convert other dataset layouts into scene logs.
     #[command(subcommand)]
     Import(cmd::import::ImportCommand),
+    /// Simulate multi-camera driving clips with exact ground truth (or render a log's HD map).
+    Sim(cmd::sim::SimArgs),
     /// Camera rig tools: derive rig configs from a calibration file, check camera models.
     #[command(subcommand)]
     Rig(cmd::rig::RigCommand),
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Log(c) => cmd::log::run(c),
         Command::Import(c) => cmd::import::run(c),
         Command::Rig(c) => cmd::rig::run(c),
+        Command::Sim(a) => cmd::sim::run(a),
     };
     match result {
         Ok(code) => code,

@@ -3,3 +3,4 @@
 pub mod import;
 pub mod log;
 pub mod rig;
+pub mod sim;

@@ -1,0 +1,122 @@
+//! Small, allocation-free helpers for procedural, world-anchored, anti-aliased texture (`f32`):
+//! integer hashes, value noise, footprint-filtered fractal noise and box-filtered coverage of
+//! intervals and periodic stripes. Used by the renderer's materials.
+//!
+//! Filtering follows the "clamping" approach to procedural anti-aliasing (Ebert et al., *Texturing
+//! and Modeling: A Procedural Approach*): an edge is box-filtered over the pixel footprint
+//! (a linear ramp), and a detail finer than about twice the footprint fades to its mean.
+
+/// Mixes a 32-bit value (MurmurHash3 finaliser).
+#[inline(always)]
+pub fn hash_u32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85EB_CA6B);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xC2B2_AE35);
+    h ^ (h >> 16)
+}
+
+/// Hash of a 2D integer lattice point and a seed.
+#[inline(always)]
+pub fn hash3(x: i32, y: i32, seed: u32) -> u32 {
+    hash_u32((x as u32).wrapping_mul(0x27D4_EB2D) ^ (y as u32).wrapping_mul(0x1656_67B1) ^ seed.wrapping_mul(0x9E37_79B9))
+}
+
+/// Maps a hash to [0, 1).
+#[inline(always)]
+pub fn unit(h: u32) -> f32 {
+    (h >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+#[inline(always)]
+pub fn mix3(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
+    [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
+}
+
+#[inline(always)]
+pub fn scale3(a: [f32; 3], k: f32) -> [f32; 3] {
+    [a[0] * k, a[1] * k, a[2] * k]
+}
+
+#[inline(always)]
+fn smoothstep(e0: f32, e1: f32, x: f32) -> f32 {
+    let t = ((x - e0) / (e1 - e0)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+/// Fraction of the window `[x - r, x + r]` covered by `[a, b]` (box filter of an indicator).
+#[inline(always)]
+pub fn box_coverage(x: f32, a: f32, b: f32, r: f32) -> f32 {
+    let r = r.max(1e-6);
+    (((x + r).min(b) - (x - r).max(a)).max(0.0) / (2.0 * r)).min(1.0)
+}
+
+/// Box-filtered coverage of stripes of period `period` painted over the first `duty` fraction of
+/// each period, with filter radius `r`.
+#[inline(always)]
+pub fn periodic_coverage(x: f32, period: f32, duty: f32, r: f32) -> f32 {
+    let r = r.max(1e-6);
+    if r > 4.0 * period {
+        return duty;
+    }
+    let on = duty * period;
+    let integral = |t: f32| {
+        let k = (t / period).floor();
+        k * on + (t - k * period).min(on)
+    };
+    ((integral(x + r) - integral(x - r)) / (2.0 * r)).clamp(0.0, 1.0)
+}
+
+/// 2D value noise in [0, 1] on a unit lattice with smoothstep interpolation.
+#[inline(always)]
+pub fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
+    let (fx, fy) = (x.floor(), y.floor());
+    let (ix, iy) = (fx as i32, fy as i32);
+    let (tx, ty) = (x - fx, y - fy);
+    let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
+    let v = |i: i32, j: i32| unit(hash3(i, j, seed));
+    let top = v(ix, iy) + (v(ix + 1, iy) - v(ix, iy)) * sx;
+    let bot = v(ix, iy + 1) + (v(ix + 1, iy + 1) - v(ix, iy + 1)) * sx;
+    top + (bot - top) * sy
+}
+
+/// Fractal value noise in [0, 1] (mean 0.5): `octaves` octaves starting at wavelength
+/// `wavelength` (same units as `x`, `y`), each halving the wavelength and amplitude; an octave
+/// whose wavelength is below about twice the footprint `fp` fades to the mean.
+#[inline]
+pub fn fbm_filtered(x: f32, y: f32, wavelength: f32, octaves: u32, fp: f32, seed: u32) -> f32 {
+    let (mut lambda, mut amp, mut sum, mut norm) = (wavelength, 1.0f32, 0.0f32, 0.0f32);
+    for i in 0..octaves {
+        norm += amp;
+        let w = smoothstep(2.0 * fp, 4.0 * fp, lambda);
+        if w > 0.0 {
+            sum += w * amp * (value_noise(x / lambda, y / lambda, seed.wrapping_add(i.wrapping_mul(0x3C6E_F372))) - 0.5);
+        }
+        lambda *= 0.5;
+        amp *= 0.5;
+    }
+    if norm > 0.0 {
+        0.5 + sum / norm
+    } else {
+        0.5
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_and_noise_ranges() {
+        assert!((box_coverage(0.0, -1.0, 1.0, 0.5) - 1.0).abs() < 1e-6);
+        assert!((box_coverage(1.0, -1.0, 1.0, 0.5) - 0.5).abs() < 1e-6);
+        assert!((periodic_coverage(0.1, 1.0, 0.5, 0.01) - 1.0).abs() < 1e-6);
+        assert!((periodic_coverage(0.3, 1.0, 0.5, 100.0) - 0.5).abs() < 1e-6);
+        for i in 0..500 {
+            let v = fbm_filtered(i as f32 * 0.37, i as f32 * -0.21, 1.5, 5, 0.01, 3);
+            assert!((0.0..=1.0).contains(&v));
+            assert!((0.0..1.0).contains(&value_noise(i as f32 * 0.7, 1.3, 9)));
+        }
+        assert_eq!(fbm_filtered(1.0, 2.0, 0.1, 3, 10.0, 1), 0.5);
+    }
+}
