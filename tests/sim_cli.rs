@@ -93,3 +93,18 @@ fn hd_map_of_the_real_rds_hq_clip() {
     let lane_line = img.pixels().filter(|p| p.0 == [98, 183, 249]).count();
     assert!(lane_line > 50, "no lane lines drawn ({lane_line})");
 }
+
+#[test]
+fn shipped_sample_dataset_is_reproduced_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sample");
+    // The command in datasets/README.md.
+    let o = common::worldrig(&["sim", "--clips", "1", "--frames", "4", "--resolution", "448x256", "--seed", "1", "--pedestrians", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/sim-sample");
+    let (a, b) = (file_bytes(&shipped), file_bytes(&out));
+    assert_eq!(a.iter().map(|f| &f.0).collect::<Vec<_>>(), b.iter().map(|f| &f.0).collect::<Vec<_>>());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(x.1 == y.1, "datasets/sim-sample/{} is stale: regenerate it with the command in datasets/README.md", x.0);
+    }
+}
