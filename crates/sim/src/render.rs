@@ -313,7 +313,8 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
     let origin: Vector3<f32> = world_from_camera.translation.vector.cast();
     // Per solid: the camera origin in its local frame (constant over the image).
     let local_origin: Vec<Vector3<f32>> = view.solids.iter().map(|s| s.rot_lw * origin + s.trans_lw).collect();
-    // Bounding spheres relative to the camera: (centre - origin, |centre - origin|^2, radius^2).
+    // Bounding spheres relative to the camera: (centre - origin, |centre - origin|^2, radius^2),
+    // and the distance from the camera to each sphere (no hit on the solid can be nearer).
     let spheres: Vec<(Vector3<f32>, f32, f32)> = view
         .solids
         .iter()
@@ -322,7 +323,8 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
             (v, v.norm_squared(), s.radius * s.radius)
         })
         .collect();
-    let ctx = TraceCtx { view, local_origin: &local_origin, spheres: &spheres, origin };
+    let near: Vec<f32> = view.solids.iter().zip(&spheres).map(|(s, sp)| (sp.1.sqrt() - s.radius).max(0.0)).collect();
+    let ctx = TraceCtx { view, local_origin: &local_origin, spheres: &spheres, near: &near, origin };
     let mut ids = vec![0u32; w * h];
     let mut colour = vec![[0.0f32; 3]; w * h];
     let mut depth = vec![f32::INFINITY; w * h];
@@ -363,8 +365,9 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
         let (tx, ty) = (ti % rays.tiles_x, ti / rays.tiles_x);
         let group = &group_lists[(ty / GROUP) * rays.groups_x + tx / GROUP];
         let mut list: Vec<u32> = group.iter().copied().filter(|&k| cone_test(&axis_w, tile.cos_half, tile.sin_half, &view.solids[k as usize])).collect();
-        // Nearest first: early hits shorten the ray and let farther spheres be skipped.
-        list.sort_by(|&a, &b| spheres[a as usize].1.total_cmp(&spheres[b as usize].1));
+        // By distance to the bounding sphere: once that exceeds the nearest hit so far, no later
+        // solid can be hit nearer and the ray is done.
+        list.sort_by(|&a, &b| near[a as usize].total_cmp(&near[b as usize]).then(a.cmp(&b)));
         lists[ti] = list;
         let list = &lists[ti];
         let (tx, ty) = (ti % rays.tiles_x, ti / rays.tiles_x);
@@ -430,6 +433,7 @@ struct TraceCtx<'v, 'a> {
     view: &'v SceneView<'a>,
     local_origin: &'v [Vector3<f32>],
     spheres: &'v [(Vector3<f32>, f32, f32)],
+    near: &'v [f32],
     origin: Vector3<f32>,
 }
 
@@ -446,6 +450,9 @@ fn trace(ctx: &TraceCtx<'_, '_>, list: &[u32], d: &Vector3<f32>, pixel_angle: f3
         }
     }
     for &k in list {
+        if ctx.near[k as usize] > t_max {
+            break; // the list is sorted by this distance
+        }
         // Bounding-sphere rejection before the exact test.
         let (v, vv, r2) = ctx.spheres[k as usize];
         let along = v.dot(d);
