@@ -121,6 +121,8 @@ pub struct Placed<'a> {
     cabin: bool,
     /// Stable id for silhouette detection.
     id: u32,
+    /// Consecutive solids with the same group (the parts of one vehicle) are culled together.
+    group: u32,
 }
 
 impl<'a> Placed<'a> {
@@ -149,8 +151,42 @@ impl<'a> Placed<'a> {
             radius: radius as f32,
             cabin,
             id,
+            group: id,
         }
     }
+
+    /// Marks this solid as part of `group` (e.g. one agent): consecutive solids of one group share
+    /// a bounding sphere in culling.
+    pub fn in_group(mut self, group: u32) -> Self {
+        self.group = group;
+        self
+    }
+}
+
+/// A bounding sphere over consecutive solids `first .. first + count`.
+#[derive(Debug, Clone, Copy)]
+struct Cluster {
+    first: u32,
+    count: u32,
+    centre_w: Vector3<f32>,
+    radius: f32,
+}
+
+fn clusters(solids: &[Placed<'_>]) -> Vec<Cluster> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < solids.len() {
+        let mut j = i + 1;
+        while j < solids.len() && solids[j].group == solids[i].group {
+            j += 1;
+        }
+        let part = &solids[i..j];
+        let centre = part.iter().fold(Vector3::zeros(), |a, s| a + s.centre_w) / part.len() as f32;
+        let radius = part.iter().map(|s| (s.centre_w - centre).norm() + s.radius).fold(0.0f32, f32::max);
+        out.push(Cluster { first: i as u32, count: (j - i) as u32, centre_w: centre, radius: radius * 1.0001 + 1e-4 });
+        i = j;
+    }
+    out
 }
 
 /// Everything visible at one instant.
@@ -313,35 +349,36 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
     let origin: Vector3<f32> = world_from_camera.translation.vector.cast();
     // Per solid: the camera origin in its local frame (constant over the image).
     let local_origin: Vec<Vector3<f32>> = view.solids.iter().map(|s| s.rot_lw * origin + s.trans_lw).collect();
-    // Bounding spheres relative to the camera: (centre - origin, |centre - origin|^2, radius^2),
-    // and the distance from the camera to each sphere (no hit on the solid can be nearer).
-    let spheres: Vec<(Vector3<f32>, f32, f32)> = view
-        .solids
-        .iter()
-        .map(|s| {
-            let v = s.centre_w - origin;
-            (v, v.norm_squared(), s.radius * s.radius)
-        })
-        .collect();
-    let near: Vec<f32> = view.solids.iter().zip(&spheres).map(|(s, sp)| (sp.1.sqrt() - s.radius).max(0.0)).collect();
-    let ctx = TraceCtx { view, local_origin: &local_origin, spheres: &spheres, near: &near, origin };
+    // Bounding spheres relative to the camera, (centre - origin, |centre - origin|^2, radius^2),
+    // of every solid and of every cluster, and each cluster's distance from the camera (no hit on
+    // its solids can be nearer).
+    let rel = |c: &Vector3<f32>, r: f32| {
+        let v = c - origin;
+        (v, v.norm_squared(), r * r)
+    };
+    let spheres: Vec<(Vector3<f32>, f32, f32)> = view.solids.iter().map(|s| rel(&s.centre_w, s.radius)).collect();
+    let clusters = clusters(&view.solids);
+    let cluster_spheres: Vec<(Vector3<f32>, f32, f32)> = clusters.iter().map(|c| rel(&c.centre_w, c.radius)).collect();
+    let near: Vec<f32> = clusters.iter().zip(&cluster_spheres).map(|(c, sp)| (sp.1.sqrt() - c.radius).max(0.0)).collect();
+    let ctx = TraceCtx { view, local_origin: &local_origin, spheres: &spheres, clusters: &clusters, cluster_spheres: &cluster_spheres, near: &near, origin };
+
     let mut ids = vec![0u32; w * h];
     let mut colour = vec![[0.0f32; 3]; w * h];
     let mut depth = vec![f32::INFINITY; w * h];
-    // Two-level culling: solids against 4x4-tile groups, then each tile against its group's list.
-    let cone_test = |axis_w: &Vector3<f32>, cos_half: f32, sin_half: f32, s: &Placed<'_>| -> bool {
-        let v = s.centre_w - origin;
+    // Two-level culling of clusters: against 4x4-tile groups, then each tile against its group's list.
+    let cone_test = |axis_w: &Vector3<f32>, cos_half: f32, sin_half: f32, c: &Cluster| -> bool {
+        let v = c.centre_w - origin;
         let dist = v.norm();
-        if dist - s.radius > MAX_DIST_M {
+        if dist - c.radius > MAX_DIST_M {
             return false;
         }
-        if dist <= s.radius {
+        if dist <= c.radius {
             return true;
         }
         // Sphere-cone test: angle(v, axis) <= half + asin(radius / dist), i.e.
         // cos(angle) >= cos(half + r) = cos_half cos_r - sin_half sin_r.
         let cos_a = v.dot(axis_w) / dist;
-        let sin_r = s.radius / dist;
+        let sin_r = c.radius / dist;
         let cos_r = (1.0 - sin_r * sin_r).max(0.0).sqrt();
         cos_a >= cos_half * cos_r - sin_half * sin_r
     };
@@ -353,7 +390,7 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
                 return Vec::new();
             }
             let axis_w = rot * g.axis;
-            (0..view.solids.len() as u32).filter(|&k| cone_test(&axis_w, g.cos_half, g.sin_half, &view.solids[k as usize])).collect()
+            (0..clusters.len() as u32).filter(|&k| cone_test(&axis_w, g.cos_half, g.sin_half, &clusters[k as usize])).collect()
         })
         .collect();
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); rays.tiles.len()];
@@ -364,7 +401,7 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
         let axis_w = rot * tile.axis;
         let (tx, ty) = (ti % rays.tiles_x, ti / rays.tiles_x);
         let group = &group_lists[(ty / GROUP) * rays.groups_x + tx / GROUP];
-        let mut list: Vec<u32> = group.iter().copied().filter(|&k| cone_test(&axis_w, tile.cos_half, tile.sin_half, &view.solids[k as usize])).collect();
+        let mut list: Vec<u32> = group.iter().copied().filter(|&k| cone_test(&axis_w, tile.cos_half, tile.sin_half, &clusters[k as usize])).collect();
         // By distance to the bounding sphere: once that exceeds the nearest hit so far, no later
         // solid can be hit nearer and the ray is done.
         list.sort_by(|&a, &b| near[a as usize].total_cmp(&near[b as usize]).then(a.cmp(&b)));
@@ -433,8 +470,18 @@ struct TraceCtx<'v, 'a> {
     view: &'v SceneView<'a>,
     local_origin: &'v [Vector3<f32>],
     spheres: &'v [(Vector3<f32>, f32, f32)],
+    clusters: &'v [Cluster],
+    cluster_spheres: &'v [(Vector3<f32>, f32, f32)],
     near: &'v [f32],
     origin: Vector3<f32>,
+}
+
+/// Whether the ray `d` from the camera can hit a sphere (relative centre `v`, `vv` = |v|^2,
+/// `r2` = radius^2) nearer than `t_max`.
+#[inline(always)]
+fn sphere_may_hit(v: &Vector3<f32>, vv: f32, r2: f32, d: &Vector3<f32>, t_max: f32) -> bool {
+    let along = v.dot(d);
+    !(vv - along * along > r2 || (along > 0.0 && along * along > (t_max * t_max + r2 + 2.0 * t_max * r2.sqrt())) || (along < 0.0 && vv > r2))
 }
 
 #[inline]
@@ -449,22 +496,29 @@ fn trace(ctx: &TraceCtx<'_, '_>, list: &[u32], d: &Vector3<f32>, pixel_angle: f3
             best = Some(Hit { t, solid: u32::MAX, normal_local: Vector3::z(), p_local: origin + d * t });
         }
     }
-    for &k in list {
-        if ctx.near[k as usize] > t_max {
+    for &c in list {
+        if ctx.near[c as usize] > t_max {
             break; // the list is sorted by this distance
         }
-        // Bounding-sphere rejection before the exact test.
-        let (v, vv, r2) = ctx.spheres[k as usize];
-        let along = v.dot(d);
-        if vv - along * along > r2 || (along > 0.0 && along * along > (t_max * t_max + r2 + 2.0 * t_max * r2.sqrt())) || (along < 0.0 && vv > r2) {
+        let (v, vv, r2) = ctx.cluster_spheres[c as usize];
+        if !sphere_may_hit(&v, vv, r2, d, t_max) {
             continue;
         }
-        let s = &view.solids[k as usize];
-        let o = ctx.local_origin[k as usize];
-        let dl = s.rot_lw * d;
-        if let Some((t, n)) = intersect(&s.shape, &o, &dl, t_max) {
-            t_max = t;
-            best = Some(Hit { t, solid: k, normal_local: n, p_local: o + dl * t });
+        let cl = ctx.clusters[c as usize];
+        for k in cl.first..cl.first + cl.count {
+            if cl.count > 1 {
+                let (v, vv, r2) = ctx.spheres[k as usize];
+                if !sphere_may_hit(&v, vv, r2, d, t_max) {
+                    continue;
+                }
+            }
+            let s = &view.solids[k as usize];
+            let o = ctx.local_origin[k as usize];
+            let dl = s.rot_lw * d;
+            if let Some((t, n)) = intersect(&s.shape, &o, &dl, t_max) {
+                t_max = t;
+                best = Some(Hit { t, solid: k, normal_local: n, p_local: o + dl * t });
+            }
         }
     }
     let env = view.env;

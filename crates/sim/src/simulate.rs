@@ -60,11 +60,13 @@ pub fn scene_at(world: &World, t_us: i64) -> SceneView<'_> {
         let id = solids.len() as u32;
         solids.push(Placed::new(s, &identity, id));
     }
-    for a in &world.agents {
+    for (i, a) in world.agents.iter().enumerate() {
         let pose = a.trajectory.pose_at(t_us);
+        // The parts of one agent are culled together (group ids above every solid id).
+        let group = u32::MAX / 2 + i as u32;
         for p in &a.parts {
             let id = solids.len() as u32;
-            solids.push(Placed::new(p, &pose, id));
+            solids.push(Placed::new(p, &pose, id).in_group(group));
         }
     }
     SceneView { ground: &world.ground, env: &world.env, solids }
