@@ -14,3 +14,8 @@ W=target/release/worldrig
 $W import rds-hq "$EXAMPLE" --out "$OUT" --overwrite
 $W log validate "$OUT"
 $W log inspect "$OUT"
+# The HD-map condition video of that drive through the 7-camera rig at 448x256, and a small
+# simulated multi-camera clip with exact ground truth.
+$W sim --from-log "$OUT" --max-frames 30 --resolution 448x256 --out "${OUT%.log}-hdmap.log" --overwrite
+$W sim --preset small --seed 1 --out "$(dirname "$OUT")/sim-small.log" --overwrite
+$W log inspect "$(dirname "$OUT")/sim-small.log"
