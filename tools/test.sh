@@ -14,4 +14,10 @@ if [ ! -f ../shared/data/av22_median_calib.npz ]; then
   exit 2
 fi
 
-cargo test --release --workspace --locked "$@"
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+status=0
+cargo test --release --workspace --locked "$@" 2>&1 | tee "$LOG" || status=$?
+# One plain closing line with the totals over every test binary and doc-test run.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed\n", p, f }' "$LOG"
+exit "$status"

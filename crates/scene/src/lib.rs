@@ -6,6 +6,17 @@
 //! is the top-left corner of the top-left pixel, so the centre of pixel (0, 0) is (0.5, 0.5).
 //! Transforms are named `target_from_source`; quaternions are stored (x, y, z, w); timestamps are
 //! i64 microseconds. This crate does no I/O and has no dependency on a deep-learning framework.
+//!
+//! ```
+//! use nalgebra::{Point2, Vector3};
+//! use worldrig_scene::{CameraModel, Pinhole};
+//!
+//! let cam = Pinhole::new(640, 480, 500.0, 500.0, 320.0, 240.0);
+//! let px = cam.project(&Vector3::new(1.0, -0.5, 10.0)).unwrap();
+//! assert!((px - Point2::new(370.0, 215.0)).norm() < 1e-12);
+//! let ray = cam.unproject(&px).unwrap();
+//! assert!((ray.into_inner() * (101.25f64).sqrt() - Vector3::new(1.0, -0.5, 10.0)).norm() < 1e-9);
+//! ```
 
 pub mod camera;
 pub mod error;

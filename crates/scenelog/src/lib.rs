@@ -8,6 +8,16 @@
 //!   file, table, row and column.
 //! - [`rdshq`] imports the public RDS-HQ per-clip tar layout; [`calib`] reads NVIDIA's
 //!   `av22_median_calib.npz` rig calibration.
+//!
+//! ```
+//! use worldrig_scenelog::Table;
+//!
+//! // Every table's canonical Arrow schema, as written; `frames` streams images per row group.
+//! let frames = Table::parse("frames").unwrap();
+//! let names: Vec<String> = frames.schema().fields().iter().map(|f| f.name().clone()).collect();
+//! assert_eq!(names, ["clip_id", "camera", "frame_index", "timestamp_us", "image_format", "image"]);
+//! assert!(Table::EgoPoses.required() && !Table::Frames.required());
+//! ```
 
 pub mod calib;
 pub mod error;

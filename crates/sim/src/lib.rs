@@ -4,6 +4,17 @@
 //! ([`generate::generate`]); the renderer casts one exact ray per pixel through each camera's
 //! `CameraModel` (pinhole or f-theta), so every drawn point projects exactly where the camera
 //! model says; frames, ego poses, objects, map elements and captions are written as a scene log.
+//!
+//! ```
+//! use worldrig_sim::generate::{generate, WorldParams};
+//! use worldrig_sim::{Manoeuvre, RoadLayout};
+//!
+//! let params = WorldParams { seed: 3, duration_s: 2.0, layout: Some(RoadLayout::Straight), manoeuvre: Some(Manoeuvre::Cruise), ..Default::default() };
+//! let world = generate(&params);
+//! // The world frame is the ego's first pose; the same seed gives the same world.
+//! assert_eq!(world.ego.poses()[0], worldrig_scene::Pose3::identity());
+//! assert_eq!(generate(&params).captions, world.captions);
+//! ```
 
 pub mod caption;
 pub mod error;
