@@ -360,7 +360,9 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
     let clusters = clusters(&view.solids);
     let cluster_spheres: Vec<(Vector3<f32>, f32, f32)> = clusters.iter().map(|c| rel(&c.centre_w, c.radius)).collect();
     let near: Vec<f32> = clusters.iter().zip(&cluster_spheres).map(|(c, sp)| (sp.1.sqrt() - c.radius).max(0.0)).collect();
-    let ctx = TraceCtx { view, local_origin: &local_origin, spheres: &spheres, clusters: &clusters, cluster_spheres: &cluster_spheres, near: &near, origin };
+    // Nothing is higher than this: an upward ray is done once it climbs past it.
+    let z_top = clusters.iter().map(|c| c.centre_w.z + c.radius).fold(f32::MIN, f32::max);
+    let ctx = TraceCtx { view, local_origin: &local_origin, spheres: &spheres, clusters: &clusters, cluster_spheres: &cluster_spheres, near: &near, origin, z_top };
 
     let mut ids = vec![0u32; w * h];
     let mut colour = vec![[0.0f32; 3]; w * h];
@@ -474,6 +476,8 @@ struct TraceCtx<'v, 'a> {
     cluster_spheres: &'v [(Vector3<f32>, f32, f32)],
     near: &'v [f32],
     origin: Vector3<f32>,
+    /// Highest point of any solid (world z).
+    z_top: f32,
 }
 
 /// Whether the ray `d` from the camera can hit a sphere (relative centre `v`, `vv` = |v|^2,
@@ -496,8 +500,15 @@ fn trace(ctx: &TraceCtx<'_, '_>, list: &[u32], d: &Vector3<f32>, pixel_angle: f3
             best = Some(Hit { t, solid: u32::MAX, normal_local: Vector3::z(), p_local: origin + d * t });
         }
     }
+    // Above every solid the ray can only meet the sky: search no further than that.
+    let mut t_search = t_max;
+    if d.z > 1e-6 && ctx.z_top > origin.z {
+        t_search = t_search.min((ctx.z_top - origin.z) / d.z);
+    } else if d.z > 1e-6 {
+        t_search = 0.0;
+    }
     for &c in list {
-        if ctx.near[c as usize] > t_max {
+        if ctx.near[c as usize] > t_max.min(t_search) {
             break; // the list is sorted by this distance
         }
         let (v, vv, r2) = ctx.cluster_spheres[c as usize];
