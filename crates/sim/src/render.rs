@@ -11,7 +11,7 @@ use image::RgbImage;
 use nalgebra::{Isometry3, Matrix3, Point2, Vector3};
 use worldrig_scene::{Camera, CameraModel, Pose3};
 
-use crate::texture::{box_coverage, fbm_filtered, hash3, mix3, periodic_coverage, scale3, unit, value_noise};
+use crate::texture::{box_coverage, floor_f32, fbm_filtered, hash3, mix3, periodic_coverage, scale3, unit, value_noise};
 use crate::world::{Environment, Ground, Material, Shape, Solid};
 
 const TILE: usize = 16;
@@ -601,8 +601,8 @@ fn material_albedo(s: &Placed<'_>, p: &Vector3<f32>, n: &Vector3<f32>, fp: f32) 
             let mortar = periodic_coverage(v, 0.5, 0.06, r);
             let wall_c = mix3(wall_c, scale3(*wall, 0.55), mortar * 0.6);
             let (sp, fh) = (*spacing_m, *floor_h_m);
-            let col = (u / sp).floor() as i32;
-            let row = (v / fh).floor() as i32;
+            let col = floor_f32(u / sp) as i32;
+            let row = floor_f32(v / fh) as i32;
             let (cu, cv) = (u - col as f32 * sp, v - row as f32 * fh);
             let x0 = 0.5 * (sp - window_w_m);
             let y0 = 0.3 * fh;

@@ -61,16 +61,28 @@ pub fn periodic_coverage(x: f32, period: f32, duty: f32, r: f32) -> f32 {
     }
     let on = duty * period;
     let integral = |t: f32| {
-        let k = (t / period).floor();
+        let k = floor_f32(t / period);
         k * on + (t - k * period).min(on)
     };
     ((integral(x + r) - integral(x - r)) / (2.0 * r)).clamp(0.0, 1.0)
 }
 
+/// `x.floor()` without a libm call (baseline x86-64 has no rounding instruction). Exact for
+/// |x| < 2^31, which covers every texture coordinate here.
+#[inline(always)]
+pub fn floor_f32(x: f32) -> f32 {
+    let t = x as i32 as f32;
+    if t > x {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
 /// 2D value noise in [0, 1] on a unit lattice with smoothstep interpolation.
 #[inline(always)]
 pub fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
-    let (fx, fy) = (x.floor(), y.floor());
+    let (fx, fy) = (floor_f32(x), floor_f32(y));
     let (ix, iy) = (fx as i32, fy as i32);
     let (tx, ty) = (x - fx, y - fy);
     let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
