@@ -120,32 +120,19 @@ impl Rng {
     }
 }
 
-/// Mixes a 32-bit value (MurmurHash3 finaliser).
-#[inline(always)]
-fn fmix32(mut h: u32) -> u32 {
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85EB_CA6B);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xC2B2_AE35);
-    h ^ (h >> 16)
-}
+/// Hash of a 2D integer lattice point and a seed (the renderer's texture hash).
+pub use crate::texture::hash3 as hash2;
 
-/// Hash of a 2D integer lattice point and a seed.
-#[inline(always)]
-pub fn hash2(x: i32, y: i32, seed: u32) -> u32 {
-    fmix32((x as u32).wrapping_mul(0x27D4_EB2D) ^ (y as u32).wrapping_mul(0x1656_67B1) ^ seed.wrapping_mul(0x9E37_79B9))
-}
-
-/// Maps a hash to [0, 1).
+/// Maps a hash to [0, 1) in f64 (the f32 texture value is exact: a 24-bit integer times 2^-24).
 #[inline(always)]
 pub fn unit(h: u32) -> f64 {
-    (h >> 8) as f64 * (1.0 / (1u32 << 24) as f64)
+    f64::from(crate::texture::unit(h))
 }
 
 /// A second, decorrelated [0, 1) value from the same hash.
 #[inline(always)]
 pub fn unit2(h: u32) -> f64 {
-    unit(fmix32(h ^ 0x68E3_1DA4))
+    unit(crate::texture::hash_u32(h ^ 0x68E3_1DA4))
 }
 
 #[cfg(test)]
