@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Diag, LogError};
-use crate::reader::SceneLog;
+use crate::reader::{Labels, SceneLog};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClipSummary {
@@ -40,12 +40,7 @@ pub struct LogSummary {
 pub fn inspect(path: &Path) -> Result<LogSummary, LogError> {
     let log = SceneLog::open(path)?;
     let mut d = Diag::strict();
-    log.check_required_tables(&mut d)?;
-    let rigs = log.read_rigs(&mut d)?;
-    let clips = log.read_clips(&mut d)?;
-    let poses = log.read_ego_poses(&mut d)?;
-    let objects = log.read_objects(&mut d)?;
-    let map = log.read_map(&mut d)?;
+    let Labels { rigs, clips, poses, objects, map } = log.read_labels(&mut d)?;
     let mut frames: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut stream = log.frames(false);
     while let Some(batch) = stream.next_batch(&mut d)? {

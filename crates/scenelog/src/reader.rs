@@ -154,6 +154,16 @@ impl Monotonic {
     }
 }
 
+/// Every table but the frames: what the small tables of a log hold, by clip.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    pub rigs: BTreeMap<String, Located<Rig>>,
+    pub clips: Vec<Located<ClipRecord>>,
+    pub poses: BTreeMap<String, (Loc, Trajectory)>,
+    pub objects: BTreeMap<String, Vec<Located<ObjectSample>>>,
+    pub map: BTreeMap<String, Vec<Located<MapElement>>>,
+}
+
 /// An opened scene log.
 #[derive(Debug, Clone)]
 pub struct SceneLog {
@@ -203,6 +213,18 @@ impl SceneLog {
             f(&batch, diag)?;
         }
         Ok(())
+    }
+
+    /// Checks the required tables are present and reads every table but the frames.
+    pub fn read_labels(&self, diag: &mut Diag) -> Result<Labels, LogError> {
+        self.check_required_tables(diag)?;
+        Ok(Labels {
+            rigs: self.read_rigs(diag)?,
+            clips: self.read_clips(diag)?,
+            poses: self.read_ego_poses(diag)?,
+            objects: self.read_objects(diag)?,
+            map: self.read_map(diag)?,
+        })
     }
 
     /// The rigs, by `rig_id`.

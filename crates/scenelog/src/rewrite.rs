@@ -22,26 +22,26 @@ pub struct RewriteStats {
 pub fn rewrite(src: &Path, dst: &Path, opts: WriterOptions) -> Result<RewriteStats, LogError> {
     let log = SceneLog::open(src)?;
     let mut d = Diag::strict();
-    log.check_required_tables(&mut d)?;
+    let labels = log.read_labels(&mut d)?;
     let mut w = SceneLogWriter::create(dst, opts)?;
     let mut stats = RewriteStats::default();
-    for rig in log.read_rigs(&mut d)?.into_values() {
+    for rig in labels.rigs.into_values() {
         w.add_rig(&rig.value);
         stats.rigs += 1;
     }
-    for clip in log.read_clips(&mut d)? {
+    for clip in labels.clips {
         w.add_clip(clip.value);
         stats.clips += 1;
     }
-    for (clip, (_, tr)) in log.read_ego_poses(&mut d)? {
+    for (clip, (_, tr)) in labels.poses {
         stats.poses += tr.len();
         w.add_ego_poses(&clip, &tr);
     }
-    for (clip, list) in log.read_objects(&mut d)? {
+    for (clip, list) in labels.objects {
         stats.objects += list.len();
         w.add_objects(&clip, list.into_iter().map(|l| l.value).collect());
     }
-    for (clip, list) in log.read_map(&mut d)? {
+    for (clip, list) in labels.map {
         stats.map_elements += list.len();
         w.add_map(&clip, list.into_iter().map(|l| l.value).collect());
     }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use worldrig_scene::CameraModel;
 
 use crate::error::{Diag, Issue, Loc, LogError, Rule};
-use crate::reader::{Located, SceneLog};
+use crate::reader::{Labels, Located, SceneLog};
 use crate::schema::Table;
 
 /// What to check.
@@ -61,12 +61,7 @@ pub fn image_size(bytes: &[u8], format: &str, full_decode: bool) -> Result<(u32,
 pub fn validate(path: &Path, opts: &ValidateOptions) -> Result<Report, LogError> {
     let log = SceneLog::open(path)?;
     let mut d = Diag::collect(opts.max_issues);
-    log.check_required_tables(&mut d)?;
-    let rigs = log.read_rigs(&mut d)?;
-    let clips = log.read_clips(&mut d)?;
-    let poses = log.read_ego_poses(&mut d)?;
-    let objects = log.read_objects(&mut d)?;
-    let map = log.read_map(&mut d)?;
+    let Labels { rigs, clips, poses, objects, map } = log.read_labels(&mut d)?;
 
     let clip_ids: BTreeSet<&str> = clips.iter().map(|c| c.value.clip_id.as_str()).collect();
     let clip_rig: BTreeMap<&str, &str> = clips.iter().map(|c| (c.value.clip_id.as_str(), c.value.rig_id.as_str())).collect();

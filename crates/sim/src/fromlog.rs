@@ -8,6 +8,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use worldrig_scene::{Pose3, Rig, Trajectory};
+use worldrig_scenelog::reader::Labels;
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
 use crate::error::SimError;
@@ -33,12 +34,7 @@ pub struct FromLogConfig {
 pub fn simulate_from_log(src: &Path, out: &Path, cfg: &FromLogConfig) -> Result<u64, SimError> {
     let log = SceneLog::open(src)?;
     let mut d = Diag::strict();
-    log.check_required_tables(&mut d)?;
-    let rigs = log.read_rigs(&mut d)?;
-    let clips = log.read_clips(&mut d)?;
-    let poses = log.read_ego_poses(&mut d)?;
-    let map = log.read_map(&mut d)?;
-    let objects = log.read_objects(&mut d)?;
+    let Labels { rigs, clips, poses, objects, map } = log.read_labels(&mut d)?;
     let mut writer = SceneLogWriter::create(out, WriterOptions { overwrite: cfg.overwrite, ..Default::default() })?;
     let mut written_rigs: Vec<String> = Vec::new();
     let mut frames_written = 0u64;
