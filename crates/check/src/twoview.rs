@@ -1,1 +1,647 @@
-//! (being written)
+//! Two-view pipelines used by the metrics: a robust fundamental matrix in pixels (TSE / CSE) and a
+//! robust relative pose on bearing rays (pose-estimation success, trajectories), with zero-baseline
+//! and degeneracy detection.
+//!
+//! Conventions (see [`crate::solvers`]): pixel points `Point2<f64>`, `x2^T F x1 = 0`; unit bearing
+//! rays in camera coordinates (x right, y down, z forward; `z <= 0` allowed); relative pose
+//! `X2 = R X1 + t`, `E = [t]x R`.
+//!
+//! - [`fit_fundamental`]: RANSAC ([`crate::ransac`]) with seven-point minimal samples
+//!   (Hartley & Zisserman 2004, 11.1.2), MSAC scoring on the root Sampson error in pixels, local
+//!   optimisation and final refit by Sampson-reweighted normalised eight-point (Hartley 1997). The
+//!   per-match error is `sqrt` of the Sampson error in pixels, as in the Cosmos evaluation.
+//! - [`relative_pose`]: RANSAC with Nistér's five-point solver (TPAMI 2004) on rays, threshold
+//!   `threshold_px / focal_px` radians on the tangent-plane Sampson error
+//!   ([`crate::solvers::essential::sampson_error_rad`]); LO by Sampson-reweighted linear eight-point;
+//!   cheirality on the inliers ([`crate::solvers::pose::recover`]). Zero baseline: a second RANSAC
+//!   fits the rotation-only model `b2 ~ R b1` (two-ray Kabsch samples) with the transfer threshold
+//!   `rotation_threshold_factor * threshold_px / focal_px`. Inliers of `E` that the rotation leaves
+//!   unexplained carry measurable translation parallax; when they are fewer than
+//!   `min_parallax_fraction` of the `E` inliers (or fewer than `min_inliers / 2`... see
+//!   [`TwoViewConfig`]), the translation is not observable and the result is
+//!   [`PoseStatus::ZeroBaseline`] with the rotation-only estimate. This is the parallax criterion
+//!   behind Torr's GRIC model selection (P. H. S. Torr, "An assessment of information criteria for
+//!   motion model selection", CVPR 1997) in counting form: a pure rotation fits `E` for every
+//!   translation, so a stationary camera must never report a heading.
+
+use nalgebra::{Matrix3, Point2, Rotation3, Unit, Vector3};
+use serde::{Deserialize, Serialize};
+
+use crate::ransac::{ransac, Estimator, RansacConfig, StopReason};
+use crate::solvers::{essential, fundamental, pose, rotation};
+
+/// Settings of both pipelines.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TwoViewConfig {
+    /// Inlier threshold in pixels: root Sampson error for `F`; divided by the focal length for the
+    /// angular Sampson error of `E`.
+    pub threshold_px: f64,
+    /// RANSAC confidence for the adaptive iteration count.
+    pub confidence: f64,
+    pub min_iterations: usize,
+    pub max_iterations: usize,
+    pub seed: u64,
+    /// Fewer matches than this give `None` / [`PoseStatus::TooFewMatches`]; fewer inliers than this
+    /// give `None` / [`PoseStatus::Degenerate`].
+    pub min_inliers: usize,
+    /// LO-RANSAC local optimisation.
+    pub local_optimization: bool,
+    /// Threshold of the rotation-only model as a multiple of `threshold_px` (its residual is a
+    /// transfer error in image 2, about `sqrt 2` times the symmetric Sampson distance for the same
+    /// noise; 2 also ignores parallax too small to measure a direction).
+    pub rotation_threshold_factor: f64,
+    /// Zero baseline when fewer than this fraction of the `E` inliers have parallax (residual to the
+    /// rotation-only model above its threshold).
+    pub min_parallax_fraction: f64,
+    /// Degenerate when fewer than this fraction of the parallax-carrying inliers triangulate in front
+    /// of both cameras for the chosen pose.
+    pub min_cheirality_fraction: f64,
+}
+
+impl Default for TwoViewConfig {
+    fn default() -> Self {
+        Self {
+            threshold_px: 1.0,
+            confidence: 0.999,
+            min_iterations: 20,
+            max_iterations: 10_000,
+            seed: 0,
+            min_inliers: 20,
+            local_optimization: true,
+            rotation_threshold_factor: 2.0,
+            min_parallax_fraction: 0.1,
+            min_cheirality_fraction: 0.75,
+        }
+    }
+}
+
+impl TwoViewConfig {
+    fn ransac(&self, threshold: f64, seed_salt: u64) -> RansacConfig {
+        RansacConfig {
+            threshold,
+            confidence: self.confidence,
+            min_iterations: self.min_iterations,
+            max_iterations: self.max_iterations,
+            seed: self.seed ^ seed_salt,
+            local_optimization: self.local_optimization,
+            ..RansacConfig::default()
+        }
+    }
+}
+
+/// What a RANSAC run did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RansacSummary {
+    pub iterations: usize,
+    pub stop: StopReason,
+    /// Final MSAC cost (threshold unit squared).
+    pub score: f64,
+}
+
+/// Estimator: fundamental matrix from pixel matches.
+pub struct FundamentalEstimator<'a> {
+    pub x1: &'a [Point2<f64>],
+    pub x2: &'a [Point2<f64>],
+}
+
+impl Estimator for FundamentalEstimator<'_> {
+    type Model = Matrix3<f64>;
+    const SAMPLE_SIZE: usize = 7;
+
+    fn num_data(&self) -> usize {
+        self.x1.len().min(self.x2.len())
+    }
+
+    fn estimate(&self, sample: &[usize]) -> Vec<Matrix3<f64>> {
+        let mut a = [Point2::origin(); 7];
+        let mut b = [Point2::origin(); 7];
+        for (k, &i) in sample.iter().take(7).enumerate() {
+            a[k] = self.x1[i];
+            b[k] = self.x2[i];
+        }
+        let mut out = [Matrix3::zeros(); 3];
+        let n = fundamental::seven_point_into(&a, &b, &mut out);
+        out[..n].to_vec()
+    }
+
+    #[inline]
+    fn residual(&self, f: &Matrix3<f64>, i: usize) -> f64 {
+        fundamental::sampson_error_px(f, &self.x1[i], &self.x2[i])
+    }
+
+    fn refine(&self, f: &Matrix3<f64>, inliers: &[usize]) -> Option<Matrix3<f64>> {
+        fundamental::refine_sampson(f, self.x1, self.x2, inliers, 2)
+    }
+}
+
+/// Estimator: essential matrix from unit rays (residual in radians).
+pub struct EssentialEstimator<'a> {
+    pub b1: &'a [Vector3<f64>],
+    pub b2: &'a [Vector3<f64>],
+}
+
+impl Estimator for EssentialEstimator<'_> {
+    type Model = Matrix3<f64>;
+    const SAMPLE_SIZE: usize = 5;
+
+    fn num_data(&self) -> usize {
+        self.b1.len().min(self.b2.len())
+    }
+
+    fn estimate(&self, sample: &[usize]) -> Vec<Matrix3<f64>> {
+        let mut a = [Vector3::zeros(); 5];
+        let mut b = [Vector3::zeros(); 5];
+        for (k, &i) in sample.iter().take(5).enumerate() {
+            a[k] = self.b1[i];
+            b[k] = self.b2[i];
+        }
+        let mut out = [Matrix3::zeros(); 10];
+        let n = essential::five_point_into(&a, &b, &mut out);
+        out[..n].to_vec()
+    }
+
+    #[inline]
+    fn residual(&self, e: &Matrix3<f64>, i: usize) -> f64 {
+        essential::sampson_error_rad(e, &self.b1[i], &self.b2[i])
+    }
+
+    fn refine(&self, e: &Matrix3<f64>, inliers: &[usize]) -> Option<Matrix3<f64>> {
+        essential::refine_sampson(e, self.b1, self.b2, inliers, 2)
+    }
+}
+
+/// Estimator: rotation-only model `b2 ~ R b1` (residual: angle in radians).
+pub struct RotationEstimator<'a> {
+    pub b1: &'a [Vector3<f64>],
+    pub b2: &'a [Vector3<f64>],
+    /// Minimal samples whose two inter-ray angles differ by more than this are rejected (radians).
+    pub max_angle_mismatch_rad: f64,
+}
+
+impl Estimator for RotationEstimator<'_> {
+    type Model = Rotation3<f64>;
+    const SAMPLE_SIZE: usize = 2;
+
+    fn num_data(&self) -> usize {
+        self.b1.len().min(self.b2.len())
+    }
+
+    fn estimate(&self, sample: &[usize]) -> Vec<Rotation3<f64>> {
+        let (i, j) = (sample[0], sample[1]);
+        rotation::two_point(
+            [self.b1[i], self.b1[j]],
+            [self.b2[i], self.b2[j]],
+            self.max_angle_mismatch_rad,
+        )
+        .into_iter()
+        .collect()
+    }
+
+    #[inline]
+    fn residual(&self, r: &Rotation3<f64>, i: usize) -> f64 {
+        rotation::angle_residual_rad(r, &self.b1[i], &self.b2[i])
+    }
+
+    fn refine(&self, _r: &Rotation3<f64>, inliers: &[usize]) -> Option<Rotation3<f64>> {
+        rotation::kabsch_subset(self.b1, self.b2, inliers)
+    }
+}
+
+/// A robust fundamental matrix.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FundamentalFit {
+    /// Unit Frobenius norm, `x2^T F x1 = 0`.
+    pub f: Matrix3<f64>,
+    /// Indices of the inlier matches (root Sampson error `<= threshold_px`), ascending.
+    pub inliers: Vec<usize>,
+    /// Root Sampson error in pixels of each inlier, in the order of `inliers`.
+    pub sampson_px: Vec<f64>,
+    /// Median of `sampson_px` (the frame-pair score of TSE / CSE).
+    pub median_sampson_px: f64,
+    pub report: RansacSummary,
+}
+
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        0.5 * (s[m - 1] + s[m])
+    }
+}
+
+/// Robust fundamental matrix from pixel matches `x1[i] <-> x2[i]`. `None` when the lengths differ,
+/// there are fewer than `max(min_inliers, 8)` matches, RANSAC finds no model or the model has fewer
+/// than `min_inliers` inliers.
+pub fn fit_fundamental(
+    x1: &[Point2<f64>],
+    x2: &[Point2<f64>],
+    cfg: &TwoViewConfig,
+) -> Option<FundamentalFit> {
+    if x1.len() != x2.len() || x1.len() < cfg.min_inliers.max(8) {
+        return None;
+    }
+    let est = FundamentalEstimator { x1, x2 };
+    let rep = ransac(&est, &cfg.ransac(cfg.threshold_px, 0));
+    let f = rep.model?;
+    if rep.inliers.len() < cfg.min_inliers.max(8) {
+        return None;
+    }
+    let sampson_px: Vec<f64> = rep
+        .inliers
+        .iter()
+        .map(|&i| fundamental::sampson_error_px(&f, &x1[i], &x2[i]))
+        .collect();
+    Some(FundamentalFit {
+        f,
+        median_sampson_px: median(&sampson_px),
+        sampson_px,
+        inliers: rep.inliers,
+        report: RansacSummary {
+            iterations: rep.iterations,
+            stop: rep.stop,
+            score: rep.score,
+        },
+    })
+}
+
+/// Outcome class of [`relative_pose`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PoseStatus {
+    /// Rotation and translation direction recovered.
+    Ok,
+    /// No measurable translation: the rotation-only model explains the data (stationary camera, or
+    /// all points far away). `rotation` is the rotation-only estimate; no translation direction.
+    ZeroBaseline,
+    /// Fewer matches than `min_inliers` (or five).
+    TooFewMatches,
+    /// No consistent model: too few inliers, or cheirality ambiguous (e.g. planar or degenerate
+    /// scenes, wrong intrinsics, generated content without a consistent 3-D interpretation).
+    Degenerate,
+}
+
+/// A relative pose `X2 = R X1 + t` and how it was obtained.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RelativePose {
+    pub status: PoseStatus,
+    /// `R` (for [`PoseStatus::Ok`] and [`PoseStatus::ZeroBaseline`]).
+    pub rotation: Option<Rotation3<f64>>,
+    /// Unit `t`; `None` unless [`PoseStatus::Ok`].
+    pub translation_dir: Option<Unit<Vector3<f64>>>,
+    /// Essential matrix (unit Frobenius norm) when RANSAC found one.
+    pub essential: Option<Matrix3<f64>>,
+    /// Inliers of the reported model: of `E` for `Ok` / `Degenerate`, of the rotation-only model for
+    /// `ZeroBaseline`.
+    pub inliers: Vec<usize>,
+    /// Inliers of the `E` model.
+    pub essential_inliers: usize,
+    /// Inliers of the rotation-only model.
+    pub rotation_only_inliers: usize,
+    /// `E` inliers not explained by the rotation-only model (carrying translation parallax).
+    pub parallax_inliers: usize,
+    /// Parallax-carrying inliers in front of both cameras for the chosen pose.
+    pub in_front: usize,
+    /// Five-point RANSAC iterations.
+    pub iterations: usize,
+    /// Rotation-only RANSAC iterations.
+    pub rotation_iterations: usize,
+    /// The angular threshold used for `E`, radians (`threshold_px / focal_px`).
+    pub threshold_rad: f64,
+}
+
+impl RelativePose {
+    fn empty(status: PoseStatus, threshold_rad: f64) -> Self {
+        Self {
+            status,
+            rotation: None,
+            translation_dir: None,
+            essential: None,
+            inliers: Vec::new(),
+            essential_inliers: 0,
+            rotation_only_inliers: 0,
+            parallax_inliers: 0,
+            in_front: 0,
+            iterations: 0,
+            rotation_iterations: 0,
+            threshold_rad,
+        }
+    }
+}
+
+/// Robust relative pose from ray correspondences `b1[i] <-> b2[i]` (normalised here; zero or
+/// non-finite rays become outliers). `focal_px` converts `threshold_px` into radians. See the module
+/// documentation for the decision rules.
+pub fn relative_pose(
+    b1: &[Vector3<f64>],
+    b2: &[Vector3<f64>],
+    focal_px: f64,
+    cfg: &TwoViewConfig,
+) -> RelativePose {
+    let thr_rad = cfg.threshold_px / focal_px;
+    let min_matches = cfg.min_inliers.max(5);
+    if b1.len() != b2.len() || b1.len() < min_matches || !(thr_rad > 0.0 && thr_rad.is_finite()) {
+        return RelativePose::empty(PoseStatus::TooFewMatches, thr_rad);
+    }
+    let unit = |v: &Vector3<f64>| {
+        let n = v.norm();
+        if n > 0.0 && n.is_finite() {
+            v / n
+        } else {
+            Vector3::repeat(f64::NAN)
+        }
+    };
+    let b1: Vec<Vector3<f64>> = b1.iter().map(unit).collect();
+    let b2: Vec<Vector3<f64>> = b2.iter().map(unit).collect();
+
+    let rot_thr = thr_rad * cfg.rotation_threshold_factor;
+    let rot_est = RotationEstimator {
+        b1: &b1,
+        b2: &b2,
+        max_angle_mismatch_rad: 2.0 * rot_thr,
+    };
+    let rot = ransac(&rot_est, &cfg.ransac(rot_thr, 0x5EED_0F_2071));
+    let ess_est = EssentialEstimator { b1: &b1, b2: &b2 };
+    let ess = ransac(&ess_est, &cfg.ransac(thr_rad, 0));
+
+    let mut out = RelativePose::empty(PoseStatus::Degenerate, thr_rad);
+    out.iterations = ess.iterations;
+    out.rotation_iterations = rot.iterations;
+    out.rotation_only_inliers = rot.inliers.len();
+    out.essential_inliers = ess.inliers.len();
+    out.essential = ess.model;
+    let rot_ok = rot.model.is_some() && rot.inliers.len() >= cfg.min_inliers;
+
+    let Some(e) = ess.model.filter(|_| ess.inliers.len() >= cfg.min_inliers) else {
+        if rot_ok {
+            out.status = PoseStatus::ZeroBaseline;
+            out.rotation = rot.model;
+            out.inliers = rot.inliers;
+        } else {
+            out.inliers = ess.inliers;
+        }
+        return out;
+    };
+
+    // Parallax: E inliers that the rotation-only model does not explain.
+    let parallax = match &rot.model {
+        Some(r) => ess
+            .inliers
+            .iter()
+            .filter(|&&i| !(rotation::angle_residual_rad(r, &b1[i], &b2[i]) <= rot_thr))
+            .count(),
+        None => ess.inliers.len(),
+    };
+    out.parallax_inliers = parallax;
+    let needed = (cfg.min_parallax_fraction * ess.inliers.len() as f64).ceil() as usize;
+    if rot_ok && parallax < needed.max(cfg.min_inliers / 2).max(1) {
+        out.status = PoseStatus::ZeroBaseline;
+        out.rotation = rot.model;
+        out.inliers = rot.inliers;
+        return out;
+    }
+
+    // Cheirality, counting only points whose parallax exceeds the rotation threshold.
+    let Some(p) = pose::recover(&e, &b1, &b2, &ess.inliers, rot_thr) else {
+        out.inliers = ess.inliers;
+        return out;
+    };
+    out.in_front = p.in_front;
+    out.inliers = ess.inliers;
+    let frac_ok = p.in_front as f64 >= cfg.min_cheirality_fraction * p.considered as f64;
+    if !frac_ok || p.in_front < (cfg.min_inliers / 2).max(5) {
+        return out;
+    }
+    // Maximum-likelihood polish of (R, t) on the inliers (Sampson cost), then once more on the
+    // inliers of the polished model.
+    let (mut r, mut t) =
+        pose::refine_pose(&p.rotation, &p.translation_dir, &b1, &b2, &out.inliers, 20);
+    let refined_inliers: Vec<usize> = {
+        let e = essential::from_pose(&r, &t);
+        (0..b1.len())
+            .filter(|&i| essential::sampson_error_rad(&e, &b1[i], &b2[i]) <= thr_rad)
+            .collect()
+    };
+    if refined_inliers.len() >= cfg.min_inliers {
+        (r, t) = pose::refine_pose(&r, &t, &b1, &b2, &refined_inliers, 20);
+        out.inliers = refined_inliers;
+    }
+    out.essential = Some(essential::from_pose(&r, &t));
+    out.status = PoseStatus::Ok;
+    out.rotation = Some(r);
+    out.translation_dir = Some(t);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+    use crate::solvers::synth;
+
+    const FOCAL_PX: f64 = 500.0;
+
+    /// Replaces a fraction of the correspondences by random rays in the field of view.
+    fn add_outliers(rng: &mut SplitMix64, s: &mut synth::Scene, fraction: f64, half_fov_deg: f64) {
+        for i in 0..s.b1.len() {
+            if rng.unit_f64() < fraction {
+                s.b2[i] = synth::ray_in_fov(rng, half_fov_deg);
+            }
+        }
+    }
+
+    fn driving_scene(
+        rng: &mut SplitMix64,
+        n: usize,
+        sigma_px: f64,
+        half_fov_deg: f64,
+    ) -> synth::Scene {
+        // Mostly forward motion with a small random rotation; points 2-20 m, baseline 1 m.
+        let rotation = synth::random_rotation(rng, 10f64.to_radians());
+        let dir = Vector3::new(0.2 * rng.normal(), 0.1 * rng.normal(), -1.0).normalize();
+        synth::scene_with(
+            rng,
+            n,
+            half_fov_deg,
+            sigma_px / FOCAL_PX,
+            rotation,
+            dir,
+            2.0,
+            20.0,
+        )
+    }
+
+    #[test]
+    fn relative_pose_with_half_outliers() {
+        let mut rng = SplitMix64::new(31);
+        let cfg = TwoViewConfig::default();
+        let trials = 60;
+        let mut ok = 0;
+        for t in 0..trials {
+            let fov = if t % 2 == 0 { 100.0 } else { 60.0 };
+            let mut s = driving_scene(&mut rng, 400, 0.5, fov);
+            add_outliers(&mut rng, &mut s, 0.5, fov);
+            let p = relative_pose(
+                &s.b1,
+                &s.b2,
+                FOCAL_PX,
+                &TwoViewConfig {
+                    seed: t,
+                    ..cfg.clone()
+                },
+            );
+            if p.status != PoseStatus::Ok {
+                eprintln!(
+                    "trial {t} fov {fov}: {:?} E {} rot {} par {} front {}",
+                    p.status,
+                    p.essential_inliers,
+                    p.rotation_only_inliers,
+                    p.parallax_inliers,
+                    p.in_front
+                );
+                continue;
+            }
+            let (Some(r), Some(d)) = (p.rotation, p.translation_dir) else {
+                continue;
+            };
+            let rot_err = synth::rotation_angle_between(&r, &s.rotation).to_degrees();
+            let dir_err = synth::vector_angle(&d, &s.translation).to_degrees();
+            if rot_err < 0.1 && dir_err < 1.0 {
+                ok += 1;
+            } else {
+                eprintln!(
+                    "trial {t} fov {fov}: rot {rot_err:.3} dir {dir_err:.3} E {} it {}",
+                    p.essential_inliers, p.iterations
+                );
+            }
+        }
+        assert!(ok >= 57, "{ok}/{trials}");
+    }
+
+    #[test]
+    fn pure_rotation_is_zero_baseline() {
+        let mut rng = SplitMix64::new(32);
+        for t in 0..40 {
+            let fov = if t % 2 == 0 { 100.0 } else { 45.0 };
+            let rotation = synth::random_rotation(&mut rng, 10f64.to_radians());
+            let mut s = synth::scene_with(
+                &mut rng,
+                300,
+                fov,
+                0.5 / FOCAL_PX,
+                rotation,
+                Vector3::zeros(),
+                3.0,
+                40.0,
+            );
+            if t % 4 < 2 {
+                add_outliers(&mut rng, &mut s, 0.5, fov);
+            }
+            let p = relative_pose(
+                &s.b1,
+                &s.b2,
+                FOCAL_PX,
+                &TwoViewConfig {
+                    seed: t,
+                    ..Default::default()
+                },
+            );
+            assert_eq!(p.status, PoseStatus::ZeroBaseline, "trial {t}: {p:?}");
+            assert!(p.translation_dir.is_none());
+            let r = p.rotation.expect("rotation");
+            assert!(synth::rotation_angle_between(&r, &rotation).to_degrees() < 0.1);
+        }
+    }
+
+    #[test]
+    fn too_few_matches_and_garbage() {
+        let mut rng = SplitMix64::new(33);
+        let s = driving_scene(&mut rng, 10, 0.5, 60.0);
+        let p = relative_pose(&s.b1, &s.b2, FOCAL_PX, &TwoViewConfig::default());
+        assert_eq!(p.status, PoseStatus::TooFewMatches);
+        assert!(p.rotation.is_none() && p.translation_dir.is_none());
+        // Pure noise: no consistent geometry.
+        let b1: Vec<_> = (0..200)
+            .map(|_| synth::ray_in_fov(&mut rng, 60.0))
+            .collect();
+        let b2: Vec<_> = (0..200)
+            .map(|_| synth::ray_in_fov(&mut rng, 60.0))
+            .collect();
+        let p = relative_pose(&b1, &b2, FOCAL_PX, &TwoViewConfig::default());
+        assert_ne!(p.status, PoseStatus::Ok, "{p:?}");
+        assert!(p.translation_dir.is_none());
+    }
+
+    #[test]
+    fn relative_pose_is_reproducible() {
+        let mut rng = SplitMix64::new(34);
+        let mut s = driving_scene(&mut rng, 200, 0.5, 100.0);
+        add_outliers(&mut rng, &mut s, 0.4, 100.0);
+        let cfg = TwoViewConfig {
+            seed: 99,
+            ..Default::default()
+        };
+        let a = relative_pose(&s.b1, &s.b2, FOCAL_PX, &cfg);
+        let b = relative_pose(&s.b1, &s.b2, FOCAL_PX, &cfg);
+        assert_eq!(a.status, PoseStatus::Ok);
+        assert_eq!(a.inliers, b.inliers);
+        assert_eq!(a.iterations, b.iterations);
+        assert_eq!(a.rotation, b.rotation);
+    }
+
+    #[test]
+    fn fundamental_with_half_outliers() {
+        let mut rng = SplitMix64::new(35);
+        let mut ok = 0;
+        for t in 0..50 {
+            let mut p = synth::pinhole_pairs(&mut rng, 300, FOCAL_PX, 0.5);
+            let mut outlier = vec![false; 300];
+            for i in 0..300 {
+                if rng.unit_f64() < 0.5 {
+                    p.x2[i] = Point2::new(640.0 * rng.unit_f64(), 480.0 * rng.unit_f64());
+                    outlier[i] = true;
+                }
+            }
+            let cfg = TwoViewConfig {
+                seed: t,
+                ..Default::default()
+            };
+            let Some(fit) = fit_fundamental(&p.x1, &p.x2, &cfg) else {
+                continue;
+            };
+            let true_inliers = outlier.iter().filter(|o| !**o).count();
+            let good = fit.inliers.iter().filter(|&&i| !outlier[i]).count();
+            // Noise 0.5 px per coordinate: root Sampson of a correct match ~ |N(0, 0.5)|, median ~0.34.
+            if good as f64 > 0.85 * true_inliers as f64
+                && fit.median_sampson_px > 0.15
+                && fit.median_sampson_px < 0.5
+                && fit.sampson_px.iter().all(|e| *e <= 1.0)
+            {
+                ok += 1;
+            }
+            assert_eq!(fit.inliers.len(), fit.sampson_px.len());
+        }
+        assert!(ok >= 48, "{ok}/50");
+        let p = synth::pinhole_pairs(&mut rng, 10, FOCAL_PX, 0.5);
+        assert!(fit_fundamental(&p.x1, &p.x2, &TwoViewConfig::default()).is_none());
+    }
+
+    #[test]
+    fn fundamental_is_reproducible() {
+        let mut rng = SplitMix64::new(36);
+        let p = synth::pinhole_pairs(&mut rng, 200, FOCAL_PX, 0.5);
+        let cfg = TwoViewConfig {
+            seed: 5,
+            ..Default::default()
+        };
+        let a = fit_fundamental(&p.x1, &p.x2, &cfg).expect("fit");
+        let b = fit_fundamental(&p.x1, &p.x2, &cfg).expect("fit");
+        assert_eq!(a.inliers, b.inliers);
+        assert_eq!(a.f, b.f);
+    }
+}
