@@ -7,7 +7,8 @@
 //! - [`validate::validate`] checks every rule of the format and reports each problem with its
 //!   file, table, row and column.
 //! - [`rdshq`] imports the public RDS-HQ per-clip tar layout; [`calib`] reads NVIDIA's
-//!   `av22_median_calib.npz` rig calibration.
+//!   `av22_median_calib.npz` rig calibration; [`strecha`] imports the Strecha et al. multi-view
+//!   benchmark scenes (real photographs with ground-truth cameras).
 //!
 //! ```
 //! use worldrig_scenelog::Table;
@@ -27,6 +28,7 @@ pub mod rdshq;
 pub mod reader;
 pub mod rewrite;
 pub mod schema;
+pub mod strecha;
 pub mod table;
 pub mod validate;
 pub mod writer;
