@@ -1,0 +1,124 @@
+//! Measures the feature detector and matcher on the Strecha et al. (CVPR 2008) multi-view images with
+//! known cameras, and optionally on the frames of a scene log.
+//!
+//! ```text
+//! cargo run --release -p worldrig-check --example features_strecha -- [options]
+//!   --data DIR     Strecha scenes (default: ../shared/data/strecha beside the repository)
+//!   --blur SIGMA   Gaussian blur both images first (pixels)
+//!   --jpeg QUALITY re-encode both images as JPEG first
+//!   --log DIR      also match consecutive frames of every camera of a scene log
+//! ```
+//!
+//! Per adjacent pair: keypoints, matches, matches with Sampson distance under 2 px against the
+//! ground-truth fundamental matrix (count and ratio), their median distance and the fraction of
+//! 8x8 grid cells they cover. Also detection throughput (keypoints per second, one image at a time).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use worldrig_check::features::eval::{fundamental, pair_stats, PinholeCamera};
+use worldrig_check::features::{detect_and_describe, match_features, FeatureConfig, Features, MatchConfig};
+use worldrig_check::GrayImage;
+
+fn degrade(img: GrayImage, blur_sigma: Option<f32>, jpeg_quality: Option<u8>) -> GrayImage {
+    let mut img = img;
+    if let Some(s) = blur_sigma {
+        let g = image::GrayImage::from_raw(img.width as u32, img.height as u32, img.data.clone()).expect("size");
+        let b = image::imageops::blur(&g, s);
+        img = GrayImage { width: img.width, height: img.height, data: b.into_raw() };
+    }
+    if let Some(q) = jpeg_quality {
+        let mut bytes = Vec::new();
+        let enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q);
+        image::ImageEncoder::write_image(enc, &img.data, img.width as u32, img.height as u32, image::ExtendedColorType::L8).expect("jpeg");
+        img = GrayImage::decode(&bytes, "re-encoded").expect("decode");
+    }
+    img
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let opt = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let data = opt("--data").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/strecha"));
+    let blur: Option<f32> = opt("--blur").and_then(|s| s.parse().ok());
+    let jpeg: Option<u8> = opt("--jpeg").and_then(|s| s.parse().ok());
+    let cfg = FeatureConfig::default();
+    let mcfg = MatchConfig::default();
+    println!("degradation: blur sigma {blur:?}, jpeg quality {jpeg:?}");
+    println!("{:<14} {:>5} {:>6} {:>6} {:>7} {:>7} {:>6} {:>8} {:>6}", "scene", "pair", "kp_a", "kp_b", "matches", "inliers", "ratio", "med_px", "spread");
+    let (mut n_kp, mut secs) = (0usize, 0.0f64);
+    let mut ratios = Vec::new();
+    for scene in ["fountain-P11", "Herz-Jesus-P8"] {
+        let dir = data.join(scene);
+        let mut views: Vec<(Features, PinholeCamera, usize, usize)> = Vec::new();
+        for i in 0.. {
+            let p = dir.join(format!("{i:04}.jpg"));
+            if !p.exists() {
+                break;
+            }
+            let img = degrade(GrayImage::open(&p).expect("image"), blur, jpeg);
+            let cam = PinholeCamera::open_strecha(&dir.join(format!("{i:04}.jpg.camera"))).expect("camera");
+            let t0 = Instant::now();
+            let f = detect_and_describe(&img, &cfg);
+            secs += t0.elapsed().as_secs_f64();
+            n_kp += f.len();
+            views.push((f, cam, img.width, img.height));
+        }
+        for i in 0..views.len().saturating_sub(1) {
+            let (a, b) = (&views[i], &views[i + 1]);
+            let f = fundamental(&a.1, &b.1).expect("invertible K");
+            let m = match_features(&a.0, &b.0, &mcfg);
+            let st = pair_stats(&a.0, &b.0, &m, &f, a.2, a.3, 2.0);
+            ratios.push(st.inlier_ratio);
+            println!(
+                "{:<14} {:>2}-{:<2} {:>6} {:>6} {:>7} {:>7} {:>6.3} {:>8.3} {:>6.2}",
+                scene, i, i + 1, a.0.len(), b.0.len(), st.matches, st.inliers, st.inlier_ratio, st.inlier_median_px, st.spread
+            );
+        }
+    }
+    ratios.sort_by(f64::total_cmp);
+    if !ratios.is_empty() {
+        println!("inlier ratio: min {:.3}, median {:.3}", ratios[0], ratios[ratios.len() / 2]);
+    }
+    println!("detect+describe 1024x683: {:.0} keypoints/s ({:.1} ms per image, {} threads)", n_kp as f64 / secs, 1e3 * secs / 19.0, rayon::current_num_threads());
+    if let Some(log) = opt("--log") {
+        sim_frames(&PathBuf::from(log), &cfg, &mcfg);
+    }
+}
+
+/// Consecutive frames of each camera of a scene log: keypoints and matches.
+fn sim_frames(root: &std::path::Path, cfg: &FeatureConfig, mcfg: &MatchConfig) {
+    let log = worldrig_scenelog::SceneLog::open(root).expect("scene log");
+    let mut diag = worldrig_scenelog::Diag::collect(100);
+    let mut frames = log.frames(true).collect_all(&mut diag).expect("frames");
+    frames.sort_by(|a, b| (&a.clip_id, &a.camera, a.frame_index).cmp(&(&b.clip_id, &b.camera, b.frame_index)));
+    let (mut n_kp, mut secs, mut n_img) = (0usize, 0.0f64, 0usize);
+    let mut prev: Option<(String, String, Features)> = None;
+    let mut kps = Vec::new();
+    let mut matches = Vec::new();
+    for fr in &frames {
+        let img = GrayImage::decode(fr.image.as_slice(), "frame").expect("frame image");
+        let t0 = Instant::now();
+        let f = detect_and_describe(&img, cfg);
+        secs += t0.elapsed().as_secs_f64();
+        n_kp += f.len();
+        n_img += 1;
+        kps.push(f.len());
+        if let Some((c, cam, pf)) = &prev {
+            if *c == fr.clip_id && *cam == fr.camera {
+                matches.push(match_features(pf, &f, mcfg).len());
+            }
+        }
+        prev = Some((fr.clip_id.clone(), fr.camera.clone(), f));
+        if n_img == 1 {
+            println!("scene log frames {}x{}", img.width, img.height);
+        }
+    }
+    kps.sort_unstable();
+    matches.sort_unstable();
+    let med = |v: &[usize]| v.get(v.len() / 2).copied().unwrap_or(0);
+    println!(
+        "scene log: {} frames, keypoints min {} median {}, consecutive-frame matches min {} median {} ({} pairs); {:.0} keypoints/s",
+        n_img, kps.first().copied().unwrap_or(0), med(&kps), matches.first().copied().unwrap_or(0), med(&matches), matches.len(), n_kp as f64 / secs
+    );
+}
