@@ -22,6 +22,7 @@ pub mod image;
 pub mod result;
 pub mod rng;
 pub mod ransac;
+pub mod report;
 pub mod solvers;
 pub mod twoview;
 
