@@ -17,9 +17,12 @@
 //!   fits the rotation-only model `b2 ~ R b1` (two-ray Kabsch samples) with the transfer threshold
 //!   `rotation_threshold_factor * threshold_px / focal_px`. Inliers of `E` that the rotation leaves
 //!   unexplained carry measurable translation parallax; when they are fewer than
-//!   `min_parallax_fraction` of the `E` inliers (or fewer than `min_inliers / 2`... see
-//!   [`TwoViewConfig`]), the translation is not observable and the result is
-//!   [`PoseStatus::ZeroBaseline`] with the rotation-only estimate. This is the parallax criterion
+//!   `max(min_parallax_fraction * E inliers, min_inliers / 2)`, the translation is not observable
+//!   and the result is [`PoseStatus::ZeroBaseline`] with the rotation-only estimate (fitted on the
+//!   `E` inliers). Otherwise the pose is chosen by cheirality among the parallax-carrying inliers
+//!   ([`PoseStatus::Degenerate`] unless at least `min_cheirality_fraction` of them, and at least
+//!   `max(5, min_inliers / 2)`, lie in front of both cameras), then polished by Levenberg-Marquardt
+//!   on the Sampson cost ([`crate::solvers::pose::refine_pose`]). This is the parallax criterion
 //!   behind Torr's GRIC model selection (P. H. S. Torr, "An assessment of information criteria for
 //!   motion model selection", CVPR 1997) in counting form: a pure rotation fits `E` for every
 //!   translation, so a stationary camera must never report a heading.
@@ -108,6 +111,7 @@ pub struct FundamentalEstimator<'a> {
 impl Estimator for FundamentalEstimator<'_> {
     type Model = Matrix3<f64>;
     const SAMPLE_SIZE: usize = 7;
+    const MODEL_COST: f64 = 100.0;
 
     fn num_data(&self) -> usize {
         self.x1.len().min(self.x2.len())
@@ -144,6 +148,7 @@ pub struct EssentialEstimator<'a> {
 impl Estimator for EssentialEstimator<'_> {
     type Model = Matrix3<f64>;
     const SAMPLE_SIZE: usize = 5;
+    const MODEL_COST: f64 = 200.0;
 
     fn num_data(&self) -> usize {
         self.b1.len().min(self.b2.len())
@@ -182,6 +187,7 @@ pub struct RotationEstimator<'a> {
 impl Estimator for RotationEstimator<'_> {
     type Model = Rotation3<f64>;
     const SAMPLE_SIZE: usize = 2;
+    const MODEL_COST: f64 = 30.0;
 
     fn num_data(&self) -> usize {
         self.b1.len().min(self.b2.len())
@@ -360,49 +366,53 @@ pub fn relative_pose(
     let b2: Vec<Vector3<f64>> = b2.iter().map(unit).collect();
 
     let rot_thr = thr_rad * cfg.rotation_threshold_factor;
-    let rot_est = RotationEstimator {
-        b1: &b1,
-        b2: &b2,
-        max_angle_mismatch_rad: 2.0 * rot_thr,
-    };
-    let rot = ransac(&rot_est, &cfg.ransac(rot_thr, 0x5EED_0F_2071));
     let ess_est = EssentialEstimator { b1: &b1, b2: &b2 };
     let ess = ransac(&ess_est, &cfg.ransac(thr_rad, 0));
 
     let mut out = RelativePose::empty(PoseStatus::Degenerate, thr_rad);
     out.iterations = ess.iterations;
-    out.rotation_iterations = rot.iterations;
-    out.rotation_only_inliers = rot.inliers.len();
     out.essential_inliers = ess.inliers.len();
     out.essential = ess.model;
-    let rot_ok = rot.model.is_some() && rot.inliers.len() >= cfg.min_inliers;
-
     let Some(e) = ess.model.filter(|_| ess.inliers.len() >= cfg.min_inliers) else {
-        if rot_ok {
-            out.status = PoseStatus::ZeroBaseline;
-            out.rotation = rot.model;
-            out.inliers = rot.inliers;
-        } else {
-            out.inliers = ess.inliers;
-        }
+        // A pure rotation satisfies every essential matrix [t]x R: no E model means no geometry.
+        out.inliers = ess.inliers;
         return out;
     };
 
-    // Parallax: E inliers that the rotation-only model does not explain.
-    let parallax = match &rot.model {
-        Some(r) => ess
-            .inliers
-            .iter()
-            .filter(|&&i| !(rotation::angle_residual_rad(r, &b1[i], &b2[i]) <= rot_thr))
-            .count(),
-        None => ess.inliers.len(),
+    // Rotation-only model on the E inliers. Only a rotation explaining at least
+    // `1 - min_parallax_fraction` of them matters, so the sample budget is the one that finds such a
+    // model with the requested confidence (with a margin).
+    let sb1: Vec<Vector3<f64>> = ess.inliers.iter().map(|&i| b1[i]).collect();
+    let sb2: Vec<Vector3<f64>> = ess.inliers.iter().map(|&i| b2[i]).collect();
+    let rot_est = RotationEstimator {
+        b1: &sb1,
+        b2: &sb2,
+        max_angle_mismatch_rad: 2.0 * rot_thr,
     };
+    let w0 = (1.0 - cfg.min_parallax_fraction).clamp(0.5, 0.95);
+    let budget =
+        ((1.0 - cfg.confidence.clamp(0.5, 1.0 - 1e-12)).ln() / (1.0 - w0 * w0).ln()).ceil();
+    let mut rot_cfg = cfg.ransac(rot_thr, 0x5EED_0F_2071);
+    rot_cfg.max_iterations = ((4.0 * budget) as usize).clamp(20, cfg.max_iterations.max(20));
+    rot_cfg.min_iterations = rot_cfg.min_iterations.min(rot_cfg.max_iterations);
+    let rot = ransac(&rot_est, &rot_cfg);
+    out.rotation_iterations = rot.iterations;
+    let rot_inliers: Vec<usize> = match &rot.model {
+        Some(r) => (0..b1.len())
+            .filter(|&i| rotation::angle_residual_rad(r, &b1[i], &b2[i]) <= rot_thr)
+            .collect(),
+        None => Vec::new(),
+    };
+    out.rotation_only_inliers = rot_inliers.len();
+
+    // Parallax: E inliers that the rotation-only model does not explain.
+    let parallax = ess.inliers.len() - rot.inliers.len().min(ess.inliers.len());
     out.parallax_inliers = parallax;
     let needed = (cfg.min_parallax_fraction * ess.inliers.len() as f64).ceil() as usize;
-    if rot_ok && parallax < needed.max(cfg.min_inliers / 2).max(1) {
+    if rot.model.is_some() && parallax < needed.max(cfg.min_inliers / 2).max(1) {
         out.status = PoseStatus::ZeroBaseline;
         out.rotation = rot.model;
-        out.inliers = rot.inliers;
+        out.inliers = rot_inliers;
         return out;
     }
 
@@ -556,6 +566,48 @@ mod tests {
             let r = p.rotation.expect("rotation");
             assert!(synth::rotation_angle_between(&r, &rotation).to_degrees() < 0.1);
         }
+    }
+
+    #[test]
+    fn tiny_baseline_never_gives_a_wrong_heading() {
+        let mut rng = SplitMix64::new(37);
+        let mut zero = 0;
+        for t in 0..20 {
+            let rotation = synth::random_rotation(&mut rng, 5f64.to_radians());
+            let dir = Vector3::new(0.1 * rng.normal(), 0.05 * rng.normal(), 1.0).normalize();
+            // 1 cm of motion, points 5-40 m away: at most ~1 px of parallax at 500 px focal length.
+            let s = synth::scene_with(
+                &mut rng,
+                300,
+                60.0,
+                0.5 / FOCAL_PX,
+                rotation,
+                dir * 0.01,
+                5.0,
+                40.0,
+            );
+            let p = relative_pose(
+                &s.b1,
+                &s.b2,
+                FOCAL_PX,
+                &TwoViewConfig {
+                    seed: t,
+                    ..Default::default()
+                },
+            );
+            match p.status {
+                PoseStatus::ZeroBaseline => zero += 1,
+                PoseStatus::Ok => {
+                    let d = p.translation_dir.expect("direction");
+                    assert!(
+                        synth::vector_angle(&d, &dir).to_degrees() < 10.0,
+                        "trial {t}: {p:?}"
+                    );
+                }
+                other => panic!("trial {t}: {other:?}"),
+            }
+        }
+        assert!(zero >= 15, "{zero}/20");
     }
 
     #[test]

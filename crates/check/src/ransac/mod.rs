@@ -16,6 +16,14 @@
 //!   `T` over `lo_steps` steps; a refit is kept only if it lowers the MSAC cost. The final model gets
 //!   the same treatment.
 //!
+//! - Early rejection: Wald's sequential probability ratio test on the inlier indicator (J. Matas and
+//!   O. Chum, "Randomized RANSAC with sequential probability ratio test", ICCV 2005; O. Chum and
+//!   J. Matas, "Optimal randomized RANSAC", TPAMI 30(8), 2008): `epsilon` is the best model's
+//!   inlier ratio, `delta` the running consistency rate of rejected models, and the decision
+//!   threshold `A` solves `A = t_M C + 1 + ln A` with `t_M` = [`Estimator::MODEL_COST`]. A good
+//!   model is rejected with probability about `1/A`, which the iteration count accounts for:
+//!   `k = log(1 - confidence) / log(1 - w^s (1 - 1/A))`.
+//!
 //! Residuals are in the estimator's unit and not squared; `threshold` is in the same unit. The
 //! inner loop allocates nothing except the models an estimator returns.
 
@@ -28,6 +36,9 @@ pub trait Estimator {
     type Model: Clone;
     /// Size of a minimal sample.
     const SAMPLE_SIZE: usize;
+    /// Cost of producing one model, in residual evaluations (tunes the SPRT decision threshold; a
+    /// rough figure is enough).
+    const MODEL_COST: f64 = 100.0;
     /// Number of data points (indices `0..num_data()`).
     fn num_data(&self) -> usize;
     /// All models through the minimal sample (`SAMPLE_SIZE` distinct indices); empty for a
@@ -59,6 +70,8 @@ pub struct RansacConfig {
     pub lo_steps: usize,
     /// Threshold multiplier of the first local-optimisation refit (shrinks to 1).
     pub lo_threshold_multiplier: f64,
+    /// Early rejection of bad models by Wald's sequential probability ratio test.
+    pub sprt: bool,
 }
 
 impl Default for RansacConfig {
@@ -72,6 +85,7 @@ impl Default for RansacConfig {
             local_optimization: true,
             lo_steps: 4,
             lo_threshold_multiplier: 2.0,
+            sprt: true,
         }
     }
 }
@@ -102,25 +116,126 @@ pub struct RansacReport<M> {
     pub score: f64,
 }
 
-/// MSAC cost and inlier count, or `None` once the partial cost reaches `bound`.
+/// Wald's SPRT state (see the module documentation).
+struct Sprt {
+    epsilon: f64,
+    delta: f64,
+    model_cost: f64,
+    log_accept: f64,
+    log_reject: f64,
+    log_a: f64,
+    /// 1 - 1/A: probability that a good model passes.
+    pass_rate: f64,
+    tested: f64,
+    consistent: f64,
+}
+
+impl Sprt {
+    const PRIOR_POINTS: f64 = 200.0;
+
+    fn new(model_cost: f64) -> Self {
+        let mut s = Self {
+            epsilon: 0.1,
+            delta: 0.01,
+            model_cost: model_cost.max(1.0),
+            log_accept: 0.0,
+            log_reject: 0.0,
+            log_a: f64::INFINITY,
+            pass_rate: 1.0,
+            tested: Self::PRIOR_POINTS,
+            consistent: Self::PRIOR_POINTS * 0.01,
+        };
+        s.update();
+        s
+    }
+
+    fn update(&mut self) {
+        let eps = self.epsilon.clamp(1e-3, 1.0 - 1e-6);
+        let delta = self.delta.clamp(1e-4, 0.5 * eps);
+        self.log_accept = (delta / eps).ln();
+        self.log_reject = ((1.0 - delta) / (1.0 - eps)).ln();
+        // Expected log-likelihood-ratio increment per point of a bad model.
+        let c = (1.0 - delta) * self.log_reject + delta * self.log_accept;
+        if !(c > 1e-9) {
+            self.log_a = f64::INFINITY;
+            self.pass_rate = 1.0;
+            return;
+        }
+        let a0 = self.model_cost * c + 1.0;
+        let mut a = a0;
+        for _ in 0..20 {
+            a = a0 + a.ln();
+        }
+        self.log_a = a.ln();
+        self.pass_rate = 1.0 - 1.0 / a;
+    }
+
+    fn set_epsilon(&mut self, eps: f64) {
+        self.epsilon = eps;
+        self.update();
+    }
+
+    fn record_rejection(&mut self, tested: usize, consistent: usize) {
+        self.tested += tested as f64;
+        self.consistent += consistent as f64;
+        let d = self.consistent / self.tested;
+        if (d - self.delta).abs() > 0.05 * self.delta {
+            self.delta = d;
+            self.update();
+        }
+    }
+}
+
+enum Verdict {
+    Scored(f64, usize),
+    /// The partial MSAC cost reached the bound.
+    Bounded,
+    /// SPRT rejected after `tested` points, `consistent` of them inliers.
+    Rejected(usize, usize),
+}
+
+/// MSAC cost and inlier count, stopping early on the cost bound or an SPRT rejection.
 #[inline]
-fn msac<E: Estimator>(est: &E, model: &E::Model, thr2: f64, bound: f64) -> Option<(f64, usize)> {
+fn evaluate<E: Estimator>(
+    est: &E,
+    model: &E::Model,
+    thr2: f64,
+    bound: f64,
+    sprt: Option<&Sprt>,
+) -> Verdict {
     let mut cost = 0.0;
     let mut count = 0;
+    let mut log_lambda = 0.0;
     for i in 0..est.num_data() {
         let r = est.residual(model, i);
         let r2 = r * r;
-        if r2 <= thr2 {
+        let inlier = r2 <= thr2;
+        if inlier {
             cost += r2;
             count += 1;
         } else {
             cost += thr2; // also for NaN residuals
         }
         if cost >= bound {
-            return None;
+            return Verdict::Bounded;
+        }
+        if let Some(t) = sprt {
+            log_lambda += if inlier { t.log_accept } else { t.log_reject };
+            if log_lambda > t.log_a {
+                return Verdict::Rejected(i + 1, count);
+            }
         }
     }
-    Some((cost, count))
+    Verdict::Scored(cost, count)
+}
+
+/// MSAC cost and inlier count, or `None` once the partial cost reaches `bound`.
+#[inline]
+fn msac<E: Estimator>(est: &E, model: &E::Model, thr2: f64, bound: f64) -> Option<(f64, usize)> {
+    match evaluate(est, model, thr2, bound, None) {
+        Verdict::Scored(c, k) => Some((c, k)),
+        _ => None,
+    }
 }
 
 fn collect_inliers<E: Estimator>(est: &E, model: &E::Model, thr2: f64, out: &mut Vec<usize>) {
@@ -135,12 +250,19 @@ fn collect_inliers<E: Estimator>(est: &E, model: &E::Model, thr2: f64, out: &mut
 
 /// Iterations needed to draw an all-inlier sample of size `s` with probability `confidence`
 /// (`usize::MAX` when that is `max` or more).
-fn required_iterations(inliers: usize, n: usize, s: usize, confidence: f64, max: usize) -> usize {
+fn required_iterations(
+    inliers: usize,
+    n: usize,
+    s: usize,
+    confidence: f64,
+    max: usize,
+    pass_rate: f64,
+) -> usize {
     if n == 0 {
         return usize::MAX;
     }
     let w = inliers as f64 / n as f64;
-    let ws = w.powi(s as i32);
+    let ws = w.powi(s as i32) * pass_rate.clamp(0.0, 1.0);
     if ws >= 1.0 {
         return 1;
     }
@@ -211,7 +333,8 @@ pub fn ransac<E: Estimator>(est: &E, cfg: &RansacConfig) -> RansacReport<E::Mode
     let mut sample = vec![0usize; s];
     let mut buf: Vec<usize> = Vec::with_capacity(n);
     let mut best: Option<Best<E::Model>> = None;
-    let mut needed = cfg.max_iterations;
+    let mut needed = usize::MAX;
+    let mut sprt = cfg.sprt.then(|| Sprt::new(E::MODEL_COST));
     let mut iterations = 0;
     let mut stop = StopReason::MaxIterations;
     while iterations < cfg.max_iterations {
@@ -231,14 +354,33 @@ pub fn ransac<E: Estimator>(est: &E, cfg: &RansacConfig) -> RansacReport<E::Mode
         }
         for model in est.estimate(&sample) {
             let bound = best.as_ref().map_or(f64::INFINITY, |b| b.cost);
-            let Some((cost, count)) = msac(est, &model, thr2, bound) else {
-                continue;
+            let (cost, count) = match evaluate(est, &model, thr2, bound, sprt.as_ref()) {
+                Verdict::Scored(c, k) => (c, k),
+                Verdict::Bounded => continue,
+                Verdict::Rejected(tested, consistent) => {
+                    if let Some(t) = sprt.as_mut() {
+                        t.record_rejection(tested, consistent);
+                    }
+                    continue;
+                }
             };
             let mut cand = Best { model, cost, count };
             if cfg.local_optimization && count > s {
                 cand = local_optimize(est, cand, cfg, &mut buf);
             }
-            needed = required_iterations(cand.count, n, s, cfg.confidence, cfg.max_iterations);
+            let mut pass_rate = 1.0;
+            if let Some(t) = sprt.as_mut() {
+                t.set_epsilon(cand.count as f64 / n as f64);
+                pass_rate = t.pass_rate;
+            }
+            needed = required_iterations(
+                cand.count,
+                n,
+                s,
+                cfg.confidence,
+                cfg.max_iterations,
+                pass_rate,
+            );
             best = Some(cand);
         }
     }
@@ -379,11 +521,18 @@ mod tests {
         let cfg = RansacConfig {
             threshold: 0.01,
             max_iterations: 5,
+            sprt: false,
             ..Default::default()
         };
         let r = ransac(&est, &cfg);
         assert_eq!(r.iterations, 5);
         assert_eq!(r.stop, StopReason::MaxIterations);
+        // With SPRT every one of those poor models may be rejected.
+        let r = ransac(&est, &RansacConfig { sprt: true, ..cfg });
+        assert!(matches!(
+            r.stop,
+            StopReason::MaxIterations | StopReason::NoModel
+        ));
         let same = Lines {
             pts: vec![(1.0, 1.0); 10],
         };
@@ -395,9 +544,10 @@ mod tests {
 
     #[test]
     fn iteration_formula() {
-        assert_eq!(required_iterations(100, 100, 5, 0.99, 1000), 1);
-        assert_eq!(required_iterations(0, 100, 5, 0.99, 1000), usize::MAX);
+        assert_eq!(required_iterations(100, 100, 5, 0.99, 1000, 1.0), 1);
+        assert_eq!(required_iterations(0, 100, 5, 0.99, 1000, 1.0), usize::MAX);
         // w = 0.5, s = 2: log(0.01)/log(0.75) = 16.008 -> 17.
-        assert_eq!(required_iterations(50, 100, 2, 0.99, 1000), 17);
+        assert_eq!(required_iterations(50, 100, 2, 0.99, 1000, 1.0), 17);
+        assert!(required_iterations(50, 100, 2, 0.99, 1000, 0.9) > 17);
     }
 }

@@ -13,7 +13,8 @@
 //! 3. Three differences of eliminated rows (`<e> - z<f>`, `<g> - z<h>`, `<i> - z<j>`) are linear in
 //!    `x, y` with coefficients polynomial in `z`; the determinant of that 3x3 polynomial matrix is a
 //!    degree-10 polynomial in `z`, whose real roots are isolated with a Sturm sequence.
-//! 4. For each root, `(x, y)` come from the null vector of the 3x3 matrix (cross product of rows).
+//! 4. For each root, `(x, y)` come from the null vector of the 3x3 matrix (cross product of rows),
+//!    then `(x, y, z)` is polished by one Gauss-Newton step on the ten cubic constraints.
 //!
 //! Works directly on unit rays (any direction, including `z <= 0`), never on z-normalised points.
 //! Everything lives on the stack; [`five_point_into`] performs no heap allocation.
@@ -143,47 +144,119 @@ fn acc_ql(out: &mut Cubic, q: &Quad, l: &Lin, s: f64) {
 /// Monomials of [`CUBIC`] at `(x, y, z)` and their partial derivatives.
 #[inline]
 fn monomials(x: f64, y: f64, z: f64) -> ([f64; 20], [[f64; 20]; 3]) {
-    let pw = |b: f64, e: u8| match e {
-        0 => 1.0,
-        1 => b,
-        2 => b * b,
-        _ => b * b * b,
-    };
-    let dpw = |b: f64, e: u8| match e {
-        0 => 0.0,
-        1 => 1.0,
-        2 => 2.0 * b,
-        _ => 3.0 * b * b,
-    };
-    let mut v = [0.0; 20];
-    let mut d = [[0.0; 20]; 3];
-    for (k, e) in CUBIC.iter().enumerate() {
-        let (px, py, pz) = (pw(x, e[0]), pw(y, e[1]), pw(z, e[2]));
-        v[k] = px * py * pz;
-        d[0][k] = dpw(x, e[0]) * py * pz;
-        d[1][k] = px * dpw(y, e[1]) * pz;
-        d[2][k] = px * py * dpw(z, e[2]);
-    }
-    (v, d)
+    let (x2, y2, z2) = (x * x, y * y, z * z);
+    let (xy, xz, yz) = (x * y, x * z, y * z);
+    let v = [
+        x2 * x,
+        y2 * y,
+        x2 * y,
+        x * y2,
+        x2 * z,
+        x2,
+        y2 * z,
+        y2,
+        xy * z,
+        xy,
+        x * z2,
+        xz,
+        x,
+        y * z2,
+        yz,
+        y,
+        z2 * z,
+        z2,
+        z,
+        1.0,
+    ];
+    let dx = [
+        3.0 * x2,
+        0.0,
+        2.0 * xy,
+        y2,
+        2.0 * xz,
+        2.0 * x,
+        0.0,
+        0.0,
+        yz,
+        y,
+        z2,
+        z,
+        1.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ];
+    let dy = [
+        0.0,
+        3.0 * y2,
+        x2,
+        2.0 * xy,
+        0.0,
+        0.0,
+        2.0 * yz,
+        2.0 * y,
+        xz,
+        x,
+        0.0,
+        0.0,
+        0.0,
+        z2,
+        z,
+        1.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ];
+    let dz = [
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        x2,
+        0.0,
+        y2,
+        0.0,
+        xy,
+        0.0,
+        2.0 * xz,
+        x,
+        0.0,
+        2.0 * yz,
+        y,
+        0.0,
+        3.0 * z2,
+        2.0 * z,
+        1.0,
+        0.0,
+    ];
+    (v, [dx, dy, dz])
 }
 
-/// Gauss-Newton polish of a root of the ten cubic constraints `m * monomials(x, y, z) = 0`
-/// (recovers the digits lost in the elimination and the degree-10 polynomial).
+/// Gauss-Newton polish (one step, kept only if it lowers the residual) of a root of
+/// the ten cubic constraints `m * monomials(x, y, z) = 0`: recovers the digits lost in the
+/// elimination and in the degree-10 polynomial when roots cluster.
 fn polish(m: &[[f64; 20]; 10], x0: f64, y0: f64, z0: f64) -> (f64, f64, f64) {
     let (mut x, mut y, mut z) = (x0, y0, z0);
     let mut best = (x0, y0, z0, f64::INFINITY);
-    for _ in 0..4 {
+    for it in 0..2 {
         let (v, d) = monomials(x, y, z);
         let mut jtj = nalgebra::Matrix3::<f64>::zeros();
         let mut jtr = Vector3::<f64>::zeros();
         let mut rr = 0.0;
         for row in m {
-            let r: f64 = row.iter().zip(&v).map(|(a, b)| a * b).sum();
-            let j = Vector3::new(
-                row.iter().zip(&d[0]).map(|(a, b)| a * b).sum(),
-                row.iter().zip(&d[1]).map(|(a, b)| a * b).sum(),
-                row.iter().zip(&d[2]).map(|(a, b)| a * b).sum(),
-            );
+            let (mut r, mut j0, mut j1, mut j2) = (0.0, 0.0, 0.0, 0.0);
+            for k in 0..20 {
+                r += row[k] * v[k];
+                j0 += row[k] * d[0][k];
+                j1 += row[k] * d[1][k];
+                j2 += row[k] * d[2][k];
+            }
+            let j = Vector3::new(j0, j1, j2);
             jtj += j * j.transpose();
             jtr += j * r;
             rr += r * r;
@@ -192,6 +265,9 @@ fn polish(m: &[[f64; 20]; 10], x0: f64, y0: f64, z0: f64) -> (f64, f64, f64) {
             break; // not improving: keep the best point so far
         }
         best = (x, y, z, rr);
+        if it == 1 {
+            break;
+        }
         let Some(step) = jtj.lu().solve(&jtr) else {
             break;
         };

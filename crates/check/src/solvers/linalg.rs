@@ -220,9 +220,10 @@ impl Sturm {
     }
 }
 
-/// Polishes a root of `p` isolated in `[lo, hi]` (safeguarded Newton / bisection).
+/// Polishes a root of `p` isolated in `[lo, hi]`: Newton steps, replaced by bisection whenever
+/// they would leave the bracket or fail to halve the step (the classic safeguarded Newton).
 fn polish(p: &[f64], dp: &[f64], mut lo: f64, mut hi: f64) -> f64 {
-    let mut flo = poly_eval(p, lo);
+    let flo = poly_eval(p, lo);
     let fhi = poly_eval(p, hi);
     if flo == 0.0 {
         return lo;
@@ -231,35 +232,49 @@ fn polish(p: &[f64], dp: &[f64], mut lo: f64, mut hi: f64) -> f64 {
         return hi;
     }
     let bracketed = (flo > 0.0) != (fhi > 0.0);
+    if bracketed && flo > 0.0 {
+        // Orient so that p(lo) < 0 < p(hi).
+        std::mem::swap(&mut lo, &mut hi);
+    }
     let mut x = 0.5 * (lo + hi);
-    for _ in 0..200 {
-        let f = poly_eval(p, x);
+    let mut dx_old = (hi - lo).abs();
+    let mut dx = dx_old;
+    let mut f = poly_eval(p, x);
+    let mut d = poly_eval(dp, x);
+    for _ in 0..100 {
         if f == 0.0 {
             return x;
         }
+        let bisect = bracketed
+            && (((x - hi) * d - f) * ((x - lo) * d - f) > 0.0
+                || (2.0 * f).abs() > (dx_old * d).abs());
+        if bisect {
+            dx_old = dx;
+            dx = 0.5 * (hi - lo);
+            x = lo + dx;
+        } else {
+            if d == 0.0 {
+                return x;
+            }
+            dx_old = dx;
+            dx = f / d;
+            x -= dx;
+        }
+        if !x.is_finite() {
+            return 0.5 * (lo + hi);
+        }
+        if dx.abs() <= 1e-15 * x.abs().max(1e-300) {
+            return x;
+        }
+        f = poly_eval(p, x);
+        d = poly_eval(dp, x);
         if bracketed {
-            if (f > 0.0) == (flo > 0.0) {
+            if f < 0.0 {
                 lo = x;
-                flo = f;
             } else {
                 hi = x;
             }
         }
-        let d = poly_eval(dp, x);
-        let newton = if d != 0.0 { x - f / d } else { f64::NAN };
-        let next = if newton.is_finite() && newton > lo && newton < hi {
-            newton
-        } else if bracketed {
-            0.5 * (lo + hi)
-        } else {
-            return x;
-        };
-        if (next - x).abs() <= 1e-15 * x.abs().max(1e-300)
-            || (bracketed && hi - lo <= 1e-15 * hi.abs().max(lo.abs()))
-        {
-            return next;
-        }
-        x = next;
     }
     x
 }
@@ -294,8 +309,19 @@ pub(crate) fn real_roots(coeffs: &[f64], out: &mut [f64; MAX_DEG]) -> usize {
     for i in 1..=d {
         dp[i - 1] = i as f64 * p[i];
     }
-    // Cauchy bound on the magnitude of the roots of a monic polynomial.
-    let bound = 1.0 + p[..d].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    // Fujiwara's bound on the magnitude of the roots of a monic polynomial (slightly widened).
+    let mut bound = 0.0f64;
+    for k in 1..=d {
+        let c = if k == d {
+            0.5 * p[0].abs()
+        } else {
+            p[d - k].abs()
+        };
+        if c > 0.0 {
+            bound = bound.max(c.powf(1.0 / k as f64));
+        }
+    }
+    let bound = 2.0 * bound * (1.0 + 1e-9) + 1e-300;
     let sturm = Sturm::new(&p, d);
     let mut count = 0;
     // Explicit stack of (lo, hi, changes(lo), changes(hi), depth).
