@@ -117,6 +117,8 @@ pub struct Placed<'a> {
     material: &'a Material,
     centre_w: Vector3<f32>,
     radius: f32,
+    /// World-axis-aligned bounding box (padded so that it is conservative in `f32`).
+    aabb: Aabb,
     /// The upper box of a vehicle (its cabin): the renderer paints windows on it.
     cabin: bool,
     /// Stable id for silhouette detection.
@@ -141,6 +143,17 @@ impl<'a> Placed<'a> {
             _ => Vector3::zeros(),
         };
         let cabin = matches!(solid.material, Material::VehicleBody { .. }) && solid.pose.translation.vector.z > 0.0;
+        // Local bounds of the shape, then their world AABB: centre and |R| * half extents.
+        let (lo, hi) = match solid.shape {
+            Shape::Box { half_extents_m: h } => (-h, h),
+            Shape::Cylinder { radius_m: r, height_m } => (Vector3::new(-r, -r, 0.0), Vector3::new(r, r, height_m)),
+            Shape::Sphere { radius_m: r } => (Vector3::repeat(-r), Vector3::repeat(r)),
+            Shape::Wheel { radius_m: r, half_width_m: hw } => (Vector3::new(-r, -hw, -r), Vector3::new(r, hw, r)),
+        };
+        let c_w = wl * nalgebra::Point3::from(0.5 * (lo + hi));
+        let half_w = wl.rotation.to_rotation_matrix().into_inner().abs() * (0.5 * (hi - lo));
+        let pad = Vector3::repeat(1e-3) + c_w.coords.abs() * 1e-5 + half_w * 1e-5;
+        let aabb = Aabb { lo: (c_w.coords - half_w - pad).cast(), hi: (c_w.coords + half_w + pad).cast() };
         Self {
             rot_lw: lw.rotation.to_rotation_matrix().into_inner().cast(),
             trans_lw: lw.translation.vector.cast(),
@@ -149,6 +162,7 @@ impl<'a> Placed<'a> {
             material: &solid.material,
             centre_w: (wl * nalgebra::Point3::from(centre_local)).coords.cast(),
             radius: radius as f32,
+            aabb,
             cabin,
             id,
             group: id,
@@ -163,13 +177,55 @@ impl<'a> Placed<'a> {
     }
 }
 
-/// A bounding sphere over consecutive solids `first .. first + count`.
+/// A world-axis-aligned box.
+#[derive(Debug, Clone, Copy)]
+struct Aabb {
+    lo: Vector3<f32>,
+    hi: Vector3<f32>,
+}
+
+impl Aabb {
+    fn union(&self, o: &Aabb) -> Aabb {
+        Aabb { lo: self.lo.inf(&o.lo), hi: self.hi.sup(&o.hi) }
+    }
+
+    /// Relative to `origin`.
+    fn shifted(&self, origin: &Vector3<f32>) -> Aabb {
+        Aabb { lo: self.lo - origin, hi: self.hi - origin }
+    }
+
+    /// Whether the ray from the origin with inverse direction `inv` (finite: see
+    /// [`inverse_dir`]) meets this box (relative to the ray origin) at some `t` in `[0, t_max]`.
+    #[inline(always)]
+    fn may_hit(&self, inv: &[f32; 3], t_max: f32) -> bool {
+        let mut t0 = 0.0f32;
+        let mut t1 = t_max;
+        for k in 0..3 {
+            let a = self.lo[k] * inv[k];
+            let b = self.hi[k] * inv[k];
+            t0 = t0.max(a.min(b));
+            t1 = t1.min(a.max(b));
+        }
+        t0 <= t1
+    }
+}
+
+/// `1 / d` per component, with zero components replaced by a tiny value of the same sign so that
+/// the result is finite and slab tests need no special case.
+#[inline(always)]
+fn inverse_dir(d: &Vector3<f32>) -> [f32; 3] {
+    let inv = |x: f32| 1.0 / if x.abs() < 1e-20 { 1e-20f32.copysign(x) } else { x };
+    [inv(d.x), inv(d.y), inv(d.z)]
+}
+
+/// A bounding sphere and box over consecutive solids `first .. first + count`.
 #[derive(Debug, Clone, Copy)]
 struct Cluster {
     first: u32,
     count: u32,
     centre_w: Vector3<f32>,
     radius: f32,
+    aabb: Aabb,
 }
 
 fn clusters(solids: &[Placed<'_>]) -> Vec<Cluster> {
@@ -183,7 +239,8 @@ fn clusters(solids: &[Placed<'_>]) -> Vec<Cluster> {
         let part = &solids[i..j];
         let centre = part.iter().fold(Vector3::zeros(), |a, s| a + s.centre_w) / part.len() as f32;
         let radius = part.iter().map(|s| (s.centre_w - centre).norm() + s.radius).fold(0.0f32, f32::max);
-        out.push(Cluster { first: i as u32, count: (j - i) as u32, centre_w: centre, radius: radius * 1.0001 + 1e-4 });
+        let aabb = part[1..].iter().fold(part[0].aabb, |a, s| a.union(&s.aabb));
+        out.push(Cluster { first: i as u32, count: (j - i) as u32, centre_w: centre, radius: radius * 1.0001 + 1e-4, aabb });
         i = j;
     }
     out
@@ -251,10 +308,10 @@ fn intersect(shape: &Shape, o: &Vector3<f32>, d: &Vector3<f32>, t_max: f32) -> O
             Some((t0, n))
         }
         Shape::Sphere { radius_m } => {
+            // Discriminant from the closest approach to the centre (no cancellation of |o|^2).
             let r = radius_m as f32;
-            let b = o.dot(d);
-            let c = o.dot(o) - r * r;
-            let disc = b * b - c;
+            let b = o.dot(d); // d is a unit vector
+            let disc = r * r - (o - d * b).norm_squared();
             if disc < 0.0 {
                 return None;
             }
@@ -267,8 +324,9 @@ fn intersect(shape: &Shape, o: &Vector3<f32>, d: &Vector3<f32>, t_max: f32) -> O
             let a = d.x * d.x + d.y * d.y;
             if a > 1e-12 {
                 let b = o.x * d.x + o.y * d.y;
-                let c = o.x * o.x + o.y * o.y - r * r;
-                let disc = b * b - a * c;
+                // b^2 - a c without the cancellation of |o|^2 against r^2.
+                let cross = o.x * d.y - o.y * d.x;
+                let disc = a * r * r - cross * cross;
                 if disc >= 0.0 {
                     let t = (-b - disc.sqrt()) / a;
                     let z = o.z + t * d.z;
@@ -292,8 +350,8 @@ fn intersect(shape: &Shape, o: &Vector3<f32>, d: &Vector3<f32>, t_max: f32) -> O
             let a = d.x * d.x + d.z * d.z;
             if a > 1e-12 {
                 let b = o.x * d.x + o.z * d.z;
-                let c = o.x * o.x + o.z * o.z - r * r;
-                let disc = b * b - a * c;
+                let cross = o.x * d.z - o.z * d.x;
+                let disc = a * r * r - cross * cross;
                 if disc >= 0.0 {
                     let t = (-b - disc.sqrt()) / a;
                     let y = o.y + t * d.y;
@@ -356,13 +414,13 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
         let v = c - origin;
         (v, v.norm_squared(), r * r)
     };
-    let spheres: Vec<(Vector3<f32>, f32, f32)> = view.solids.iter().map(|s| rel(&s.centre_w, s.radius)).collect();
+    let boxes: Vec<Aabb> = view.solids.iter().map(|s| s.aabb.shifted(&origin)).collect();
     let clusters = clusters(&view.solids);
-    let cluster_spheres: Vec<(Vector3<f32>, f32, f32)> = clusters.iter().map(|c| rel(&c.centre_w, c.radius)).collect();
-    let near: Vec<f32> = clusters.iter().zip(&cluster_spheres).map(|(c, sp)| (sp.1.sqrt() - c.radius).max(0.0)).collect();
+    let cluster_boxes: Vec<Aabb> = clusters.iter().map(|c| c.aabb.shifted(&origin)).collect();
+    let near: Vec<f32> = clusters.iter().map(|c| (rel(&c.centre_w, c.radius).1.sqrt() - c.radius).max(0.0)).collect();
     // Nothing is higher than this: an upward ray is done once it climbs past it.
     let z_top = clusters.iter().map(|c| c.centre_w.z + c.radius).fold(f32::MIN, f32::max);
-    let ctx = TraceCtx { view, local_origin: &local_origin, spheres: &spheres, clusters: &clusters, cluster_spheres: &cluster_spheres, near: &near, origin, z_top };
+    let ctx = TraceCtx { view, local_origin: &local_origin, boxes: &boxes, clusters: &clusters, cluster_boxes: &cluster_boxes, near: &near, origin, z_top };
 
     let mut ids = vec![0u32; w * h];
     let mut colour = vec![[0.0f32; 3]; w * h];
@@ -471,21 +529,14 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
 struct TraceCtx<'v, 'a> {
     view: &'v SceneView<'a>,
     local_origin: &'v [Vector3<f32>],
-    spheres: &'v [(Vector3<f32>, f32, f32)],
+    /// Bounding boxes of the solids and of the clusters, relative to the camera.
+    boxes: &'v [Aabb],
     clusters: &'v [Cluster],
-    cluster_spheres: &'v [(Vector3<f32>, f32, f32)],
+    cluster_boxes: &'v [Aabb],
     near: &'v [f32],
     origin: Vector3<f32>,
     /// Highest point of any solid (world z).
     z_top: f32,
-}
-
-/// Whether the ray `d` from the camera can hit a sphere (relative centre `v`, `vv` = |v|^2,
-/// `r2` = radius^2) nearer than `t_max`.
-#[inline(always)]
-fn sphere_may_hit(v: &Vector3<f32>, vv: f32, r2: f32, d: &Vector3<f32>, t_max: f32) -> bool {
-    let along = v.dot(d);
-    !(vv - along * along > r2 || (along > 0.0 && along * along > (t_max * t_max + r2 + 2.0 * t_max * r2.sqrt())) || (along < 0.0 && vv > r2))
 }
 
 #[inline]
@@ -507,21 +558,18 @@ fn trace(ctx: &TraceCtx<'_, '_>, list: &[u32], d: &Vector3<f32>, pixel_angle: f3
     } else if d.z > 1e-6 {
         t_search = 0.0;
     }
+    let inv = inverse_dir(d);
     for &c in list {
         if ctx.near[c as usize] > t_max.min(t_search) {
             break; // the list is sorted by this distance
         }
-        let (v, vv, r2) = ctx.cluster_spheres[c as usize];
-        if !sphere_may_hit(&v, vv, r2, d, t_max) {
+        if !ctx.cluster_boxes[c as usize].may_hit(&inv, t_max) {
             continue;
         }
         let cl = ctx.clusters[c as usize];
         for k in cl.first..cl.first + cl.count {
-            if cl.count > 1 {
-                let (v, vv, r2) = ctx.spheres[k as usize];
-                if !sphere_may_hit(&v, vv, r2, d, t_max) {
-                    continue;
-                }
+            if cl.count > 1 && !ctx.boxes[k as usize].may_hit(&inv, t_max) {
+                continue;
             }
             let s = &view.solids[k as usize];
             let o = ctx.local_origin[k as usize];
