@@ -33,6 +33,10 @@ use serde::{Deserialize, Serialize};
 use crate::ransac::{ransac, Estimator, RansacConfig, StopReason};
 use crate::solvers::{essential, fundamental, pose, rotation};
 
+/// Mixed into the seed of the rotation-only RANSAC so that its samples differ from the five-point
+/// run's.
+const ROTATION_SEED_SALT: u64 = 0x5EED_0F20_7100_0000;
+
 /// Settings of both pipelines.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
@@ -392,7 +396,7 @@ pub fn relative_pose(
     let w0 = (1.0 - cfg.min_parallax_fraction).clamp(0.5, 0.95);
     let budget =
         ((1.0 - cfg.confidence.clamp(0.5, 1.0 - 1e-12)).ln() / (1.0 - w0 * w0).ln()).ceil();
-    let mut rot_cfg = cfg.ransac(rot_thr, 0x5EED_0F_2071);
+    let mut rot_cfg = cfg.ransac(rot_thr, ROTATION_SEED_SALT);
     rot_cfg.max_iterations = ((4.0 * budget) as usize).clamp(20, cfg.max_iterations.max(20));
     rot_cfg.min_iterations = rot_cfg.min_iterations.min(rot_cfg.max_iterations);
     let rot = ransac(&rot_est, &rot_cfg);
@@ -653,10 +657,10 @@ mod tests {
         for t in 0..50 {
             let mut p = synth::pinhole_pairs(&mut rng, 300, FOCAL_PX, 0.5);
             let mut outlier = vec![false; 300];
-            for i in 0..300 {
+            for (x2, o) in p.x2.iter_mut().zip(outlier.iter_mut()) {
                 if rng.unit_f64() < 0.5 {
-                    p.x2[i] = Point2::new(640.0 * rng.unit_f64(), 480.0 * rng.unit_f64());
-                    outlier[i] = true;
+                    *x2 = Point2::new(640.0 * rng.unit_f64(), 480.0 * rng.unit_f64());
+                    *o = true;
                 }
             }
             let cfg = TwoViewConfig {

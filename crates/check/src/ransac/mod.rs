@@ -27,6 +27,9 @@
 //! Residuals are in the estimator's unit and not squared; `threshold` is in the same unit. The
 //! inner loop allocates nothing except the models an estimator returns.
 
+// Negated comparisons (`!(x > 0.0)`) are deliberate: they also reject NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::rng::SplitMix64;

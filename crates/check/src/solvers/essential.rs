@@ -130,11 +130,14 @@ pub fn refine_sampson(
     ok.then_some(cur)
 }
 
+/// A rotation and a unit translation direction, `X2 = R X1 + t`.
+pub type PoseCandidate = (Rotation3<f64>, Unit<Vector3<f64>>);
+
 /// The four `(R, t)` pairs with `E ~ [t]x R`: `R in {U W V^T, U W^T V^T}`, `t = +-u3` (unit), from the
 /// SVD `E = U diag(1, 1, 0) V^T` with `det U = det V = +1` (Hartley & Zisserman, result 9.19).
 /// Order: `(R_a, +t), (R_a, -t), (R_b, +t), (R_b, -t)`. The physically valid one is chosen by
 /// cheirality (see `pose::recover`). `None` only if the SVD fails.
-pub fn decompose(e: &Matrix3<f64>) -> Option<[(Rotation3<f64>, Unit<Vector3<f64>>); 4]> {
+pub fn decompose(e: &Matrix3<f64>) -> Option<[PoseCandidate; 4]> {
     let svd = e.svd(true, true);
     let (mut u, mut vt) = (svd.u?, svd.v_t?);
     if u.determinant() < 0.0 {

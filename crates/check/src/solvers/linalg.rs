@@ -387,8 +387,7 @@ mod tests {
         // Degree 10 with roots 1..=10 spread and scaled.
         let mut p = [0.0; 11];
         p[0] = 1.0;
-        let mut deg = 0;
-        for r in 1..=10 {
+        for (deg, r) in (1..=10).enumerate() {
             let root = r as f64 * 0.37 - 2.0;
             let mut q = [0.0; 11];
             for i in 0..=deg {
@@ -396,7 +395,6 @@ mod tests {
                 q[i] -= root * p[i];
             }
             p = q;
-            deg += 1;
         }
         let n = real_roots(&p, &mut out);
         assert_eq!(n, 10);

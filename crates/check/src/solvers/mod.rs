@@ -14,6 +14,11 @@
 //! - Minimal solvers return every real solution (possibly none for a degenerate sample); linear
 //!   solvers return `None` for degenerate input.
 
+// Negated comparisons (`!(x > tol)`) are deliberate throughout: they also reject NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+// Fixed-size numerical kernels read best with explicit indices.
+#![allow(clippy::needless_range_loop)]
+
 mod five_point;
 mod linalg;
 
