@@ -30,6 +30,8 @@ enum Command {
     /// Camera rig tools: derive rig configs from a calibration file, check camera models.
     #[command(subcommand)]
     Rig(cmd::rig::RigCommand),
+    /// Score a log's geometric consistency: TSE, CSE, pose-estimation success, TAE (JSON + HTML report).
+    Check(cmd::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Import(c) => cmd::import::run(c),
         Command::Rig(c) => cmd::rig::run(c),
         Command::Sim(a) => cmd::sim::run(a),
+        Command::Check(a) => cmd::check::run(a),
     };
     match result {
         Ok(code) => code,

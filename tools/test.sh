@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine, then runs every test once, optimised.
 #   - python3 + pyarrow/numpy: the Arrow interoperability tests (tests/pyarrow_interop.rs)
-#   - ../shared/data beside the repository: the real calibration and RDS-HQ example clip
+#   - ../shared/data beside the repository: the real calibration, RDS-HQ example clip, Strecha scenes
+#   - Debian's chromium: the checker's HTML report is rendered in a real headless browser
+#     (tests/report_browser.rs); installed with apt-get when missing and running as root
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! python3 -c "import pyarrow, numpy" 2>/dev/null; then
   echo "installing pyarrow and numpy for the interoperability tests" >&2
   python3 -m pip install --quiet --disable-pip-version-check "pyarrow==26.0.1" "numpy==2.4.6"
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's chromium for the report browser test" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium" >&2
+  else
+    echo "warning: /usr/bin/chromium missing; tests/report_browser.rs fails under CI=true" >&2
+  fi
 fi
 if [ ! -f ../shared/data/av22_median_calib.npz ]; then
   echo "error: ../shared/data (reference calibration and RDS-HQ example) must sit beside the repository" >&2

@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod check;
 pub mod import;
 pub mod log;
 pub mod rig;

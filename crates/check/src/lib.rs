@@ -16,9 +16,12 @@
 //! - [`metrics`]: TSE, CSE, pose-estimation success and TAE over a scene log.
 //! - [`report`]: JSON and a self-contained HTML page.
 
+pub mod align;
 pub mod error;
 pub mod features;
 pub mod image;
+pub mod metrics;
+pub mod overlap;
 pub mod result;
 pub mod rng;
 pub mod ransac;
