@@ -7,6 +7,8 @@
 //!   --blur SIGMA   Gaussian blur both images first (pixels)
 //!   --jpeg QUALITY re-encode both images as JPEG first
 //!   --log DIR      also match consecutive frames of every camera of a scene log
+//!   --verbose      with --log: one line per frame pair
+//!   --dump DIR     with --log: write the frame images to DIR
 //! ```
 //!
 //! Per adjacent pair: keypoints, matches, matches with Sampson distance under 2 px against the
@@ -48,6 +50,7 @@ fn main() {
     println!("{:<14} {:>5} {:>6} {:>6} {:>7} {:>7} {:>6} {:>8} {:>6}", "scene", "pair", "kp_a", "kp_b", "matches", "inliers", "ratio", "med_px", "spread");
     let (mut n_kp, mut secs) = (0usize, 0.0f64);
     let mut ratios = Vec::new();
+    let (mut match_secs, mut n_pairs, mut n_img) = (0.0f64, 0usize, 0usize);
     for scene in ["fountain-P11", "Herz-Jesus-P8"] {
         let dir = data.join(scene);
         let mut views: Vec<(Features, PinholeCamera, usize, usize)> = Vec::new();
@@ -62,12 +65,16 @@ fn main() {
             let f = detect_and_describe(&img, &cfg);
             secs += t0.elapsed().as_secs_f64();
             n_kp += f.len();
+            n_img += 1;
             views.push((f, cam, img.width, img.height));
         }
         for i in 0..views.len().saturating_sub(1) {
             let (a, b) = (&views[i], &views[i + 1]);
             let f = fundamental(&a.1, &b.1).expect("invertible K");
+            let t0 = Instant::now();
             let m = match_features(&a.0, &b.0, &mcfg);
+            match_secs += t0.elapsed().as_secs_f64();
+            n_pairs += 1;
             let st = pair_stats(&a.0, &b.0, &m, &f, a.2, a.3, 2.0);
             ratios.push(st.inlier_ratio);
             println!(
@@ -80,14 +87,21 @@ fn main() {
     if !ratios.is_empty() {
         println!("inlier ratio: min {:.3}, median {:.3}", ratios[0], ratios[ratios.len() / 2]);
     }
-    println!("detect+describe 1024x683: {:.0} keypoints/s ({:.1} ms per image, {} threads)", n_kp as f64 / secs, 1e3 * secs / 19.0, rayon::current_num_threads());
+    println!(
+        "detect+describe 1024x683: {:.0} keypoints/s ({:.1} ms per image); matching {:.1} ms per pair; {} threads",
+        n_kp as f64 / secs,
+        1e3 * secs / n_img.max(1) as f64,
+        1e3 * match_secs / n_pairs.max(1) as f64,
+        rayon::current_num_threads()
+    );
     if let Some(log) = opt("--log") {
-        sim_frames(&PathBuf::from(log), &cfg, &mcfg);
+        let dump = opt("--dump").map(PathBuf::from);
+        sim_frames(&PathBuf::from(log), &cfg, &mcfg, args.iter().any(|a| a == "--verbose"), dump.as_deref());
     }
 }
 
 /// Consecutive frames of each camera of a scene log: keypoints and matches.
-fn sim_frames(root: &std::path::Path, cfg: &FeatureConfig, mcfg: &MatchConfig) {
+fn sim_frames(root: &std::path::Path, cfg: &FeatureConfig, mcfg: &MatchConfig, verbose: bool, dump: Option<&std::path::Path>) {
     let log = worldrig_scenelog::SceneLog::open(root).expect("scene log");
     let mut diag = worldrig_scenelog::Diag::collect(100);
     let mut frames = log.frames(true).collect_all(&mut diag).expect("frames");
@@ -106,8 +120,16 @@ fn sim_frames(root: &std::path::Path, cfg: &FeatureConfig, mcfg: &MatchConfig) {
         kps.push(f.len());
         if let Some((c, cam, pf)) = &prev {
             if *c == fr.clip_id && *cam == fr.camera {
-                matches.push(match_features(pf, &f, mcfg).len());
+                let m = match_features(pf, &f, mcfg).len();
+                if verbose {
+                    println!("  {} {} frame {}: keypoints {} -> {}, matches {}", fr.clip_id, fr.camera, fr.frame_index, pf.len(), f.len(), m);
+                }
+                matches.push(m);
             }
+        }
+        if let Some(dir) = dump {
+            let name = format!("{}_{}_{:04}.{}", fr.clip_id, fr.camera, fr.frame_index, fr.image_format);
+            std::fs::write(dir.join(name), fr.image.as_slice()).expect("dump frame");
         }
         prev = Some((fr.clip_id.clone(), fr.camera.clone(), f));
         if n_img == 1 {

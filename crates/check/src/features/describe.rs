@@ -96,8 +96,10 @@ pub(crate) fn describe(level: &Level, x: usize, y: usize, angle_rad: f32) -> Des
     let ii = &level.integral;
     let mut d: Descriptor = [0; 4];
     let sample = |pt: [f32; 2]| -> u32 {
-        let rx = (c * pt[0] - s * pt[1]).round() as isize;
-        let ry = (s * pt[0] + c * pt[1]).round() as isize;
+        // Nearest integer without a libm call: offsets are within +-PATTERN_RADIUS, so shifting by
+        // 64 makes truncation a floor.
+        let rx = (c * pt[0] - s * pt[1] + 64.5) as isize - 64;
+        let ry = (s * pt[0] + c * pt[1] + 64.5) as isize - 64;
         box_sum(ii, stride, (x as isize + rx) as usize, (y as isize + ry) as usize, BOX_HALF)
     };
     for (i, t) in pattern().iter().enumerate() {

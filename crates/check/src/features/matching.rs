@@ -1,6 +1,8 @@
 //! Brute-force Hamming matching with Lowe's ratio test (Lowe 2004) and a mutual-nearest-neighbour
-//! check. Exhaustive `O(N * M)` over contiguous 256-bit descriptors with `count_ones`; large
-//! problems split the query descriptors over rayon's threads, which changes nothing in the output.
+//! check. Exhaustive `O(N * M)` over contiguous 256-bit descriptors; one pass finds both the two
+//! nearest neighbours of every query and the nearest query of every train descriptor (for the
+//! mutual check). Large problems split the queries over rayon's threads, which changes nothing in
+//! the output.
 
 use rayon::prelude::*;
 
@@ -9,38 +11,96 @@ use super::{Descriptor, Features, Match, MatchConfig};
 /// Hamming distance between two 256-bit descriptors.
 #[inline(always)]
 pub fn hamming(a: &Descriptor, b: &Descriptor) -> u32 {
-    (a[0] ^ b[0]).count_ones() + (a[1] ^ b[1]).count_ones() + (a[2] ^ b[2]).count_ones() + (a[3] ^ b[3]).count_ones()
+    #[cfg(target_feature = "popcnt")]
+    {
+        (a[0] ^ b[0]).count_ones() + (a[1] ^ b[1]).count_ones() + (a[2] ^ b[2]).count_ones() + (a[3] ^ b[3]).count_ones()
+    }
+    #[cfg(not(target_feature = "popcnt"))]
+    {
+        // Without a population-count instruction: the bit-parallel count of each word down to byte
+        // counts, summed over the four words before the (single) horizontal add.
+        const M1: u64 = 0x5555_5555_5555_5555;
+        const M2: u64 = 0x3333_3333_3333_3333;
+        const M4: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+        const M8: u64 = 0x00FF_00FF_00FF_00FF;
+        #[inline(always)]
+        fn bytes(x: u64) -> u64 {
+            let x = x - ((x >> 1) & M1);
+            let x = (x & M2) + ((x >> 2) & M2);
+            (x + (x >> 4)) & M4
+        }
+        // Byte counts <= 8 each, so the four-word sum is <= 32 per byte; pairs of bytes <= 64.
+        let s = bytes(a[0] ^ b[0]) + bytes(a[1] ^ b[1]) + bytes(a[2] ^ b[2]) + bytes(a[3] ^ b[3]);
+        let s = (s & M8) + ((s >> 8) & M8);
+        (s.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32
+    }
 }
 
-/// Nearest neighbour of one query: (index, best distance, second-best distance). Ties keep the lower
-/// index; `u32::MAX` distances when `train` is too short.
-#[inline]
-fn nearest_two(q: &Descriptor, train: &[Descriptor]) -> (u32, u32, u32) {
-    let (mut best_i, mut d1, mut d2) = (u32::MAX, u32::MAX, u32::MAX);
-    for (j, t) in train.iter().enumerate() {
-        let d = hamming(q, t);
-        if d < d2 {
-            if d < d1 {
-                d2 = d1;
-                d1 = d;
-                best_i = j as u32;
-            } else {
-                d2 = d;
-            }
-        }
-    }
-    (best_i, d1, d2)
-}
+/// Per query: (index of the nearest train descriptor, best distance, second-best distance); ties keep
+/// the lower index; `u32::MAX` where `train` is too short.
+type Nearest = (u32, u32, u32);
+
+/// Queries per work item.
+const CHUNK: usize = 128;
 
 /// Problems with fewer descriptor pairs than this run on the calling thread.
 const PARALLEL_MIN_PAIRS: usize = 1 << 18;
 
-fn all_nearest(query: &[Descriptor], train: &[Descriptor]) -> Vec<(u32, u32, u32)> {
-    if query.len().saturating_mul(train.len()) < PARALLEL_MIN_PAIRS {
-        query.iter().map(|q| nearest_two(q, train)).collect()
-    } else {
-        query.par_iter().with_min_len(64).map(|q| nearest_two(q, train)).collect()
+/// One pass over `query x train`: the two nearest train descriptors of every query and, with
+/// `columns`, the nearest query of every train descriptor packed as `distance << 32 | query index`
+/// (the minimum is the nearest, ties to the lower index).
+fn scan_chunk(first: usize, queries: &[Descriptor], train: &[Descriptor], columns: bool) -> (Vec<Nearest>, Vec<u64>) {
+    let mut rows = Vec::with_capacity(queries.len());
+    let mut cols = if columns { vec![u64::MAX; train.len()] } else { Vec::new() };
+    for (qi, q) in queries.iter().enumerate() {
+        let (mut best_i, mut d1, mut d2) = (u32::MAX, u32::MAX, u32::MAX);
+        let tag = (first + qi) as u64;
+        let mut visit = |j: usize, d: u32| {
+            if d < d2 {
+                if d < d1 {
+                    d2 = d1;
+                    d1 = d;
+                    best_i = j as u32;
+                } else {
+                    d2 = d;
+                }
+            }
+        };
+        if columns {
+            for (j, (t, col)) in train.iter().zip(cols.iter_mut()).enumerate() {
+                let d = hamming(q, t);
+                *col = (*col).min((d as u64) << 32 | tag);
+                visit(j, d);
+            }
+        } else {
+            for (j, t) in train.iter().enumerate() {
+                visit(j, hamming(q, t));
+            }
+        }
+        rows.push((best_i, d1, d2));
     }
+    (rows, cols)
+}
+
+/// Nearest neighbours in both directions (the second only with `mutual`): per query of `a` its
+/// [`Nearest`] in `b`, per descriptor of `b` the index of its nearest in `a`. Independent of the
+/// thread count: chunks are concatenated in order and columns merged by a minimum.
+fn nearest_both(a: &[Descriptor], b: &[Descriptor], mutual: bool) -> (Vec<Nearest>, Vec<u32>) {
+    let parts: Vec<(Vec<Nearest>, Vec<u64>)> = if a.len().saturating_mul(b.len()) < PARALLEL_MIN_PAIRS {
+        a.chunks(CHUNK).enumerate().map(|(c, qs)| scan_chunk(c * CHUNK, qs, b, mutual)).collect()
+    } else {
+        a.par_chunks(CHUNK).enumerate().map(|(c, qs)| scan_chunk(c * CHUNK, qs, b, mutual)).collect()
+    };
+    let mut rows = Vec::with_capacity(a.len());
+    let mut cols = if mutual { vec![u64::MAX; b.len()] } else { Vec::new() };
+    for (r, c) in parts {
+        rows.extend(r);
+        for (dst, src) in cols.iter_mut().zip(c) {
+            *dst = (*dst).min(src);
+        }
+    }
+    let back = cols.iter().map(|&k| (k & 0xFFFF_FFFF) as u32).collect();
+    (rows, back)
 }
 
 /// Matches `a` against `b`: for each descriptor of `a` its nearest neighbour in `b`, kept when the
@@ -56,8 +116,7 @@ pub fn match_descriptors(a: &[Descriptor], b: &[Descriptor], cfg: &MatchConfig) 
     if a.is_empty() || b.is_empty() {
         return Vec::new();
     }
-    let fwd = all_nearest(a, b);
-    let back = if cfg.mutual { all_nearest(b, a) } else { Vec::new() };
+    let (fwd, back) = nearest_both(a, b, cfg.mutual);
     let mut out = Vec::new();
     for (i, &(j, d1, d2)) in fwd.iter().enumerate() {
         if d1 > cfg.max_distance {
@@ -66,7 +125,7 @@ pub fn match_descriptors(a: &[Descriptor], b: &[Descriptor], cfg: &MatchConfig) 
         if d2 != u32::MAX && (d1 as f32) >= cfg.ratio * d2 as f32 {
             continue;
         }
-        if cfg.mutual && back[j as usize].0 != i as u32 {
+        if cfg.mutual && back[j as usize] != i as u32 {
             continue;
         }
         out.push(Match { a: i as u32, b: j, distance: d1 });
@@ -143,14 +202,40 @@ mod tests {
     }
 
     #[test]
-    fn parallel_and_serial_agree() {
+    fn hamming_matches_count_ones() {
+        let mut rng = SplitMix64::new(3);
+        for _ in 0..1000 {
+            let (a, b) = (random_desc(&mut rng), random_desc(&mut rng));
+            let direct: u32 = a.iter().zip(&b).map(|(x, y)| (x ^ y).count_ones()).sum();
+            assert_eq!(hamming(&a, &b), direct);
+        }
+        assert_eq!(hamming(&[0; 4], &[u64::MAX; 4]), 256);
+    }
+
+    /// The plain two-pass definition the single pass must reproduce.
+    fn reference(a: &[Descriptor], b: &[Descriptor]) -> (Vec<Nearest>, Vec<u32>) {
+        let nearest = |q: &Descriptor, train: &[Descriptor]| {
+            let mut v: Vec<(u32, u32)> = train.iter().enumerate().map(|(j, t)| (hamming(q, t), j as u32)).collect();
+            v.sort();
+            (v[0].1, v[0].0, v.get(1).map_or(u32::MAX, |x| x.0))
+        };
+        (a.iter().map(|q| nearest(q, b)).collect(), b.iter().map(|q| nearest(q, a).0).collect())
+    }
+
+    #[test]
+    fn single_pass_parallel_agrees_with_reference() {
         let mut rng = SplitMix64::new(11);
         let a: Vec<Descriptor> = (0..700).map(|_| random_desc(&mut rng)).collect();
         let mut b: Vec<Descriptor> = a.iter().map(|d| flip(d, 40, &mut rng)).collect();
         b.extend((0..100).map(|_| random_desc(&mut rng)));
+        // Exact duplicates exercise the tie rule.
+        b.push(b[5]);
+        let mut a = a;
+        a.push(a[9]);
         assert!(a.len() * b.len() >= PARALLEL_MIN_PAIRS);
-        let par = all_nearest(&a, &b);
-        let ser: Vec<_> = a.iter().map(|q| nearest_two(q, &b)).collect();
-        assert_eq!(par, ser);
+        assert_eq!(nearest_both(&a, &b, true), reference(&a, &b));
+        let small = &a[..300];
+        assert!(small.len() * b.len() < PARALLEL_MIN_PAIRS);
+        assert_eq!(nearest_both(small, &b, true), reference(small, &b));
     }
 }
