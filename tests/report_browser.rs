@@ -91,6 +91,7 @@ fn clip(id: &str, cameras: &[&str], frames: usize, seed: usize) -> ClipReport {
                 matches: 420,
                 f_inliers: 360,
                 sampson_px: Some(0.5),
+                logged_sampson_px: Some(0.6),
                 e_inliers: 350,
                 pose: if ok { PoseOutcome::Estimated } else { PoseOutcome::TooFewMatches },
                 rotation_error_deg: Some(0.2),
@@ -117,6 +118,8 @@ fn clip(id: &str, cameras: &[&str], frames: usize, seed: usize) -> ClipReport {
         cse,
         tse_px: Some(0.62),
         cse_px: Some(1.84),
+        tse_logged_px: Some(0.7),
+        cse_logged_px: None,
         pose_success_rate: Some(0.86),
         temporal_success_rate: Some(0.86),
         cross_success_rate: None,
@@ -129,8 +132,46 @@ fn clip(id: &str, cameras: &[&str], frames: usize, seed: usize) -> ClipReport {
     }
 }
 
+/// A clip where nothing could be measured: the page must still show its (empty) figures.
+fn unmeasurable(cameras: &[&str]) -> ClipReport {
+    let cams: Vec<String> = cameras.iter().map(|c| c.to_string()).collect();
+    ClipReport {
+        clip_id: "clip-0002".into(),
+        tse: cams.iter().map(|c| CameraTse { camera: c.clone(), per_frame_px: vec![None; 5], median_px: None }).collect(),
+        cse: vec![],
+        frames: 6,
+        tse_px: None,
+        cse_px: None,
+        tse_logged_px: Some(0.7),
+        cse_logged_px: None,
+        pose_success_rate: None,
+        temporal_success_rate: None,
+        cross_success_rate: None,
+        clip_success: false,
+        median_rotation_error_deg: None,
+        median_translation_error_deg: None,
+        trajectories: cams
+            .iter()
+            .map(|c| CameraTrajectory {
+                camera: c.clone(),
+                given_m: vec![],
+                estimated_m: vec![None; 6],
+                ate_m: None,
+                rpe_translation_m: None,
+                rpe_rotation_deg: None,
+                alignment_scale: None,
+                note: Some("too few matches".into()),
+            })
+            .collect(),
+        cameras: cams,
+        pairs: vec![],
+        previews: vec![],
+    }
+}
+
 fn report(cameras: &[&str]) -> CheckReport {
-    let clips = vec![clip("clip-0000", cameras, 30, 0), clip("clip-0001 <night>", cameras, 24, 1)];
+    let mut clips = vec![clip("clip-0000", cameras, 30, 0), clip("clip-0001 <night>", cameras, 24, 1)];
+    clips.push(unmeasurable(cameras));
     CheckReport {
         log: "logs/sim-6cam".into(),
         tool: "worldrig 0.1.0".into(),
@@ -147,7 +188,10 @@ fn report(cameras: &[&str]) -> CheckReport {
             pairs: clips.iter().map(|c| c.pairs.len()).sum(),
             tse_px: Some(0.62),
             cse_px: Some(1.84),
+            tse_logged_px: Some(0.7),
+            cse_logged_px: None,
             pose_success_pairs: Some(0.86),
+            cross_pose_success_pairs: Some(0.4),
             pose_success_clips: Some(0.5),
             median_rotation_error_deg: Some(0.21),
             median_translation_error_deg: Some(1.4),
@@ -204,11 +248,11 @@ fn html_report_is_self_contained_and_escaped() {
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
     assert!(html.contains("clip-0001 &lt;night&gt;"));
 
-    // Summary figure + per clip TSE, CSE, trajectory and two previews.
+    // Summary figure + per clip TSE, CSE, trajectory and two previews (none for the third clip).
     let n = figure_count(&html);
-    assert_eq!(n, 1 + 2 * 5);
+    assert_eq!(n, 1 + 2 * 5 + 3);
     assert!(html.contains(&format!("<body data-figures=\"{n}\">")));
-    for id in ["summary-ref", "tse-0-clip-0000", "cse-0-clip-0000", "traj-0-clip-0000", "match-0-clip-0000-0", "match-1-clip-0001-night-1"] {
+    for id in ["summary-ref", "tse-0-clip-0000", "cse-0-clip-0000", "traj-0-clip-0000", "match-0-clip-0000-0", "match-1-clip-0001-night-1", "traj-2-clip-0002"] {
         assert!(html.contains(&format!("id=\"{id}\"")), "figure {id} missing");
     }
 }
@@ -219,7 +263,7 @@ fn run_browser_check(report: &Path, shot: &Path) {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("{text}");
     assert!(out.status.success(), "browser check failed:\n{text}");
-    assert!(text.contains("OK (11 figures"), "{text}");
+    assert!(text.contains("OK (14 figures"), "{text}");
 }
 
 #[test]

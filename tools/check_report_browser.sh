@@ -51,7 +51,7 @@ read -r declared rendered figures texts errors < <(perl -0777 -ne '
         $rendered++ if $inner =~ /<(svg|img)\b/;
     }
     my $texts = () = /<text\b/g;
-    my $errors = () = /main-frame-error|ERR_[A-Z_]+|neterror|This site can.t be reached|rendering figure/g;
+    my $errors = () = /main-frame-error|neterror|net::ERR_|ERR_FILE_NOT_FOUND|ERR_ACCESS_DENIED|This site can.t be reached/g;
     print "$declared $rendered $figures $texts $errors\n";
 ' "$work/dom.html")
 

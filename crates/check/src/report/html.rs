@@ -234,7 +234,10 @@ fn summary_section(page: &mut Page, report: &CheckReport) -> Result<(), CheckErr
     let rows: Vec<(&str, String, String)> = vec![
         ("TSE, temporal Sampson error (median over clips)", num(s.tse_px, 2, "px"), refs_for(&|r| format!("{:.2} px", r.tse_px))),
         ("CSE, cross-view Sampson error (median over clips)", num(s.cse_px, 2, "px"), refs_for(&|r| format!("{:.2} px", r.cse_px))),
-        ("Pose-estimation success, pairs", pct(s.pose_success_pairs), no_refs.clone()),
+        ("TSE against the logged poses", num(s.tse_logged_px, 2, "px"), no_refs.clone()),
+        ("CSE against the logged calibration", num(s.cse_logged_px, 2, "px"), no_refs.clone()),
+        ("Pose-estimation success, temporal pairs", pct(s.pose_success_pairs), no_refs.clone()),
+        ("Pose-estimation success, cross-camera pairs", pct(s.cross_pose_success_pairs), no_refs.clone()),
         ("Pose-estimation success, clips", pct(s.pose_success_clips), refs_for(&|r| format!("{:.1} %", r.pose_success * 100.0))),
         ("Median rotation error", num(s.median_rotation_error_deg, 2, "°"), no_refs.clone()),
         ("Median translation-direction error", num(s.median_translation_error_deg, 2, "°"), no_refs.clone()),
@@ -244,7 +247,7 @@ fn summary_section(page: &mut Page, report: &CheckReport) -> Result<(), CheckErr
         ("Throughput", format!("{:.1} pairs/s", s.pairs_per_s), no_refs.clone()),
     ];
     for (name, ours, refs) in rows {
-        let _ = write!(b, "<tr><td>{name}</td><td class=\"num\">{ours}</td>{refs}</tr>\n");
+        let _ = writeln!(b, "<tr><td>{name}</td><td class=\"num\">{ours}</td>{refs}</tr>");
     }
     b.push_str(
         "</table>\n<p class=\"note\">References: Cosmos world-foundation-model report (multi-view driving). \
@@ -355,9 +358,9 @@ fn clip_section(page: &mut Page, index: usize, clip: &ClipReport) -> Result<(), 
         b.push_str("<table><tr><th>Camera</th><th class=\"num\">Median TSE</th><th class=\"num\">Measured pairs</th></tr>\n");
         for (i, c) in clip.tse.iter().enumerate() {
             let measured = c.per_frame_px.iter().flatten().count();
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<tr><td><span style=\"color:{}\">■</span> {}</td><td class=\"num\">{}</td><td class=\"num\">{measured} / {}</td></tr>\n",
+                "<tr><td><span style=\"color:{}\">■</span> {}</td><td class=\"num\">{}</td><td class=\"num\">{measured} / {}</td></tr>",
                 plots::series_css(i),
                 escape(&c.camera),
                 num(c.median_px, 2, "px"),
@@ -394,10 +397,10 @@ fn clip_section(page: &mut Page, index: usize, clip: &ClipReport) -> Result<(), 
              <th class=\"num\">RPE translation</th><th class=\"num\">RPE rotation</th><th class=\"num\">Scale</th><th>Note</th></tr>\n",
         );
         for (i, t) in clip.trajectories.iter().enumerate() {
-            let _ = write!(
+            let _ = writeln!(
                 b,
                 "<tr><td><span style=\"color:{}\">■</span> {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 plots::series_css(i),
                 escape(&t.camera),
                 num(t.ate_m, 3, "m"),
@@ -434,9 +437,9 @@ fn clip_section(page: &mut Page, index: usize, clip: &ClipReport) -> Result<(), 
             for o in [PoseOutcome::Estimated, PoseOutcome::ZeroBaseline, PoseOutcome::TooFewMatches, PoseOutcome::Degenerate] {
                 let _ = write!(b, "<td class=\"num\" title=\"{}\">{}</td>", outcome_name(o), count(o));
             }
-            let _ = write!(
+            let _ = writeln!(
                 b,
-                "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 num(median(pairs.iter().map(|p| p.matches as f64).collect()), 0, ""),
                 num(median(pairs.iter().map(|p| p.f_inliers as f64).collect()), 0, "")
             );
@@ -452,7 +455,7 @@ fn clip_section(page: &mut Page, index: usize, clip: &ClipReport) -> Result<(), 
         );
         for (k, p) in clip.previews.iter().enumerate() {
             if !is_base64(&p.png_base64) {
-                let _ = write!(page.body, "<div class=\"missing\">{}: no image</div>\n", escape(&p.title));
+                let _ = writeln!(page.body, "<div class=\"missing\">{}: no image</div>", escape(&p.title));
             } else {
                 page.img_figure(&format!("match-{key}-{k}"), &p.png_base64, &p.title);
             }

@@ -176,10 +176,11 @@ pub(crate) fn tse_plot(tse: &[CameraTse], refs: &[RefLine]) -> Result<String, St
             .configure_mesh()
             .x_desc("frame pair index t (frames t → t+1)")
             .y_desc("Sampson error (px)")
-            .x_labels(12)
+            .x_labels((x_max as usize + 1).min(12))
             .y_labels(8)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.2}"))
+            // Frame indices: whole numbers only.
+            .x_label_formatter(&|v| if (v - v.round()).abs() < 1e-6 { tick(*v, 0) } else { String::new() })
+            .y_label_formatter(&|v| tick(*v, 2))
             .label_style((FONT, TICK_SIZE).into_font().color(&AXIS))
             .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
             .axis_style(AXIS)
@@ -221,6 +222,25 @@ pub(crate) fn tse_plot(tse: &[CameraTse], refs: &[RefLine]) -> Result<String, St
         root.present().map_err(&e)?;
     }
     Ok(finish_svg(svg))
+}
+
+/// A tick label with `prec` decimals, never "-0".
+fn tick(v: f64, prec: usize) -> String {
+    let s = format!("{v:.prec$}");
+    if s.starts_with('-') && s[1..].chars().all(|c| c == '0' || c == '.') {
+        s[1..].to_string()
+    } else {
+        s
+    }
+}
+
+/// Decimals needed to write multiples of `step` distinctly (0 for steps of 1 and more, at most 4).
+fn decimals(step: f64) -> usize {
+    if !(step.is_finite() && step > 0.0) || step >= 1.0 {
+        0
+    } else {
+        ((-step.log10()).ceil() as usize).min(4)
+    }
 }
 
 /// Rounds `v > 0` up to 1, 2, 2.5 or 5 times a power of ten.
@@ -465,6 +485,8 @@ pub(crate) fn trajectory_plot(trajs: &[CameraTrajectory]) -> Result<String, Stri
     let span = ((x1 - x0) / area_w).max((y1 - y0) / area_h).max(2.0 / area_h) * 1.08;
     let (cx, cy) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0);
     let (hx, hy) = (span * area_w / 2.0, span * area_h / 2.0);
+    // Enough decimals to tell ~8 ticks apart.
+    let prec = decimals(2.0 * hx.min(hy) / 8.0);
 
     let mut svg = String::new();
     {
@@ -485,8 +507,8 @@ pub(crate) fn trajectory_plot(trajs: &[CameraTrajectory]) -> Result<String, Stri
             .y_desc("y (m)")
             .x_labels(8)
             .y_labels(8)
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .x_label_formatter(&|v| tick(*v, prec))
+            .y_label_formatter(&|v| tick(*v, prec))
             .label_style((FONT, TICK_SIZE).into_font().color(&AXIS))
             .axis_desc_style((FONT, DESC_SIZE).into_font().color(&TEXT))
             .axis_style(AXIS)
@@ -645,6 +667,17 @@ mod tests {
         assert_eq!(nice_ceiling(7.0), 10.0);
         assert_eq!(nice_ceiling(10.0), 10.0);
         assert_eq!(nice_ceiling(f64::NAN), 1.0);
+    }
+
+    #[test]
+    fn ticks_have_no_negative_zero() {
+        assert_eq!(tick(-0.001, 0), "0");
+        assert_eq!(tick(-0.001, 2), "0.00");
+        assert_eq!(tick(-1.5, 1), "-1.5");
+        assert_eq!(decimals(5.0), 0);
+        assert_eq!(decimals(0.5), 1);
+        assert_eq!(decimals(0.25), 1);
+        assert_eq!(decimals(0.05), 2);
     }
 
     #[test]
