@@ -53,31 +53,31 @@ fn has_run9(mask: u32) -> bool {
 
 /// FAST score of pixel `(x, y)`: the largest `t` for which 9 contiguous circle pixels are all
 /// brighter than `p + t` or all darker than `p - t` (strict), or 0 when there is none `>= t_min`.
+/// The caller keeps `(x, y)` at least 3 pixels from the edges.
 #[inline]
-fn fast_score(img: &GrayImage, offsets: &[isize; 16], x: usize, y: usize, t_min: u8) -> u8 {
-    let idx = y * img.width + x;
-    let p = img.data[idx] as i32;
+fn fast_score(img: &GrayImage, x: usize, y: usize, t_min: u8) -> u8 {
+    let w = img.width;
     let data = &img.data;
-    let at = |k: usize| data[(idx as isize + offsets[k]) as usize] as i32;
+    // The 7x7 window as fixed-length rows: constant indices below need no bounds checks.
+    let rows: [&[u8]; 7] = std::array::from_fn(|dy| {
+        let start = (y + dy - 3) * w + x - 3;
+        &data[start..start + 7]
+    });
+    let at = |k: usize| rows[(CIRCLE[k].1 + 3) as usize][(CIRCLE[k].0 + 3) as usize] as i32;
+    let p = rows[3][3] as i32;
     let t = t_min as i32;
     // Quick rejection: a 9-arc covers two adjacent compass pixels.
     let c = [at(0), at(4), at(8), at(12)];
-    let bright = |v: i32| v > p + t;
-    let dark = |v: i32| v < p - t;
-    let nb = c.iter().filter(|&&v| bright(v)).count();
-    let nd = c.iter().filter(|&&v| dark(v)).count();
+    let nb = c.iter().filter(|&&v| v > p + t).count();
+    let nd = c.iter().filter(|&&v| v < p - t).count();
     if nb < 2 && nd < 2 {
         return 0;
     }
-    let mut d = [0i32; 16];
+    let d: [i32; 16] = std::array::from_fn(|k| at(k) - p);
     let (mut mb, mut md) = (0u32, 0u32);
-    for (k, dk) in d.iter_mut().enumerate() {
-        *dk = at(k) - p;
-        if *dk > t {
-            mb |= 1 << k;
-        } else if *dk < -t {
-            md |= 1 << k;
-        }
+    for (k, &dk) in d.iter().enumerate() {
+        mb |= ((dk > t) as u32) << k;
+        md |= ((dk < -t) as u32) << k;
     }
     if !has_run9(mb) && !has_run9(md) {
         return 0;
@@ -158,15 +158,13 @@ pub(crate) fn corners(img: &GrayImage, t_min: u8, border_px: usize, harris_k: f3
     if w <= 2 * border_px || h <= 2 * border_px || border_px < HARRIS_HALF as usize + 3 {
         return out;
     }
-    let stride = w as isize;
-    let offsets: [isize; 16] = std::array::from_fn(|k| CIRCLE[k].1 * stride + CIRCLE[k].0);
     scores.clear();
     scores.resize(w * h, 0);
     // FAST scores two pixels beyond the border, for the neighbourhood gate.
     let (b0, bx1, by1) = (border_px - 2, w - border_px + 2, h - border_px + 2);
     for y in b0..by1 {
         for x in b0..bx1 {
-            scores[y * w + x] = fast_score(img, &offsets, x, y, t_min);
+            scores[y * w + x] = fast_score(img, x, y, t_min);
         }
     }
     let resp = harris_map(img, harris_k);
