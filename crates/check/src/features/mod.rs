@@ -16,7 +16,7 @@
 //!   ORB);
 //! - a steered BRIEF-style 256-bit descriptor (Calonder, Lepetit, Strecha and Fua, "BRIEF: binary
 //!   robust independent elementary features", ECCV 2010) comparing 5x5 box means at 256 point pairs
-//!   from a fixed-seed Gaussian pattern (see [`describe`](self) module docs);
+//!   from a fixed-seed Gaussian pattern (details in the `describe` submodule);
 //! - brute-force Hamming matching with a mutual nearest-neighbour check and Lowe's ratio test
 //!   (Lowe, "Distinctive image features from scale-invariant keypoints", IJCV 2004).
 //!
