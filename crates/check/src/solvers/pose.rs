@@ -97,12 +97,31 @@ fn pose_cost(
     b1: &[Vector3<f64>],
     b2: &[Vector3<f64>],
     subset: &[usize],
+    cauchy_scale: Option<f64>,
 ) -> f64 {
     let e = from_pose(r, t);
     subset
         .iter()
-        .map(|&i| signed_sampson(&e, &b1[i], &b2[i]).powi(2))
+        .map(|&i| rho(signed_sampson(&e, &b1[i], &b2[i]), cauchy_scale))
         .sum()
+}
+
+/// Squared residual, or the Cauchy loss `s^2 ln(1 + r^2 / s^2)` with scale `s`.
+#[inline]
+fn rho(r: f64, cauchy_scale: Option<f64>) -> f64 {
+    match cauchy_scale {
+        Some(s) => s * s * (r * r / (s * s)).ln_1p(),
+        None => r * r,
+    }
+}
+
+/// IRLS weight of the loss: 1, or `1 / (1 + r^2 / s^2)`.
+#[inline]
+fn weight(r: f64, cauchy_scale: Option<f64>) -> f64 {
+    match cauchy_scale {
+        Some(s) => 1.0 / (1.0 + r * r / (s * s)),
+        None => 1.0,
+    }
 }
 
 fn perturb(
@@ -129,12 +148,41 @@ pub fn refine_pose(
     subset: &[usize],
     iterations: usize,
 ) -> (Rotation3<f64>, Unit<Vector3<f64>>) {
+    refine_pose_impl(rotation, translation_dir, b1, b2, subset, iterations, None)
+}
+
+/// [`refine_pose`] with the Cauchy loss `s^2 ln(1 + r^2 / s^2)` on the Sampson errors (scale
+/// `cauchy_scale_rad`, radians) instead of squares, by iteratively reweighted Levenberg-Marquardt:
+/// tolerant to outliers in `subset` (used on a generous inlier set during local optimisation).
+pub fn refine_pose_robust(
+    rotation: &Rotation3<f64>,
+    translation_dir: &Unit<Vector3<f64>>,
+    b1: &[Vector3<f64>],
+    b2: &[Vector3<f64>],
+    subset: &[usize],
+    iterations: usize,
+    cauchy_scale_rad: f64,
+) -> (Rotation3<f64>, Unit<Vector3<f64>>) {
+    let scale =
+        (cauchy_scale_rad > 0.0 && cauchy_scale_rad.is_finite()).then_some(cauchy_scale_rad);
+    refine_pose_impl(rotation, translation_dir, b1, b2, subset, iterations, scale)
+}
+
+fn refine_pose_impl(
+    rotation: &Rotation3<f64>,
+    translation_dir: &Unit<Vector3<f64>>,
+    b1: &[Vector3<f64>],
+    b2: &[Vector3<f64>],
+    subset: &[usize],
+    iterations: usize,
+    cauchy_scale: Option<f64>,
+) -> (Rotation3<f64>, Unit<Vector3<f64>>) {
     let mut r = *rotation;
     let mut t = translation_dir.into_inner();
     if subset.len() < 6 || subset.iter().any(|&i| i >= b1.len() || i >= b2.len()) {
         return (r, Unit::new_unchecked(t));
     }
-    let mut cost = pose_cost(&r, &t, b1, b2, subset);
+    let mut cost = pose_cost(&r, &t, b1, b2, subset, cauchy_scale);
     let mut lambda = 1e-3;
     let h = 1e-7;
     for _ in 0..iterations {
@@ -162,8 +210,9 @@ pub fn refine_pose(
             for k in 0..5 {
                 j[k] = (signed_sampson(&es[k], &b1[i], &b2[i]) - r0) / h;
             }
-            jtj += j * j.transpose();
-            jtr += j * r0;
+            let w = weight(r0, cauchy_scale);
+            jtj += j * j.transpose() * w;
+            jtr += j * (r0 * w);
         }
         let mut improved = false;
         for _ in 0..8 {
@@ -176,14 +225,14 @@ pub fn refine_pose(
                 continue;
             };
             let (rn, tn) = perturb(&r, &t, &basis, &step);
-            let cn = pose_cost(&rn, &tn, b1, b2, subset);
+            let cn = pose_cost(&rn, &tn, b1, b2, subset, cauchy_scale);
             if cn < cost {
                 let rel = (cost - cn) / cost.max(1e-300);
                 r = rn;
                 t = tn;
                 cost = cn;
                 lambda = (lambda * 0.3).max(1e-9);
-                improved = rel > 1e-12;
+                improved = rel > 1e-10;
                 break;
             }
             lambda *= 10.0;
