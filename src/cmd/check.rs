@@ -46,23 +46,26 @@ pub struct CheckArgs {
     #[arg(long)]
     json: bool,
     /// Exit with status 1 when a higher-is-better metric is below VALUE (repeatable):
-    /// pose_success_pairs, pose_success_clips.
+    /// pose_success_pairs, cross_pose_success_pairs, pose_success_clips.
     #[arg(long = "fail-under", value_name = "METRIC=VALUE")]
     fail_under: Vec<String>,
     /// Exit with status 1 when a lower-is-better metric is above VALUE (repeatable): tse_px, cse_px,
-    /// median_rotation_error_deg, median_translation_error_deg, ate_m, rpe_translation_m, rpe_rotation_deg.
+    /// tse_logged_px, cse_logged_px, median_rotation_error_deg, median_translation_error_deg, ate_m, rpe_translation_m, rpe_rotation_deg.
     #[arg(long = "fail-above", value_name = "METRIC=VALUE")]
     fail_above: Vec<String>,
 }
 
-const HIGHER_BETTER: [&str; 2] = ["pose_success_pairs", "pose_success_clips"];
-const LOWER_BETTER: [&str; 7] =
-    ["tse_px", "cse_px", "median_rotation_error_deg", "median_translation_error_deg", "ate_m", "rpe_translation_m", "rpe_rotation_deg"];
+const HIGHER_BETTER: [&str; 3] = ["pose_success_pairs", "cross_pose_success_pairs", "pose_success_clips"];
+const LOWER_BETTER: [&str; 9] =
+    ["tse_px", "cse_px", "tse_logged_px", "cse_logged_px", "median_rotation_error_deg", "median_translation_error_deg", "ate_m", "rpe_translation_m", "rpe_rotation_deg"];
 
 fn metric(s: &Summary, name: &str) -> Option<f64> {
     match name {
         "pose_success_pairs" => s.pose_success_pairs,
         "pose_success_clips" => s.pose_success_clips,
+        "cross_pose_success_pairs" => s.cross_pose_success_pairs,
+        "tse_logged_px" => s.tse_logged_px,
+        "cse_logged_px" => s.cse_logged_px,
         "tse_px" => s.tse_px,
         "cse_px" => s.cse_px,
         "median_rotation_error_deg" => s.median_rotation_error_deg,
@@ -149,14 +152,17 @@ pub fn run(a: CheckArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(s)?);
     } else {
         println!(
-            "{} clip(s), {} pairs in {:.1} s ({:.1} pairs/s)\n  TSE {}  CSE {}\n  pose success: pairs {}  clips {}\n  median rotation error {}  translation-direction error {}\n  TAE: ATE {}  RPE {} / {}\n  report: {}",
+            "{} clip(s), {} pairs in {:.1} s ({:.1} pairs/s)\n  TSE {}  CSE {}  (against the logged geometry: {} / {})\n  pose success: temporal pairs {}  cross pairs {}  clips {}\n  median rotation error {}  translation-direction error {}\n  TAE: ATE {}  RPE {} / {}\n  report: {}",
             s.clips,
             s.pairs,
             s.elapsed_s,
             s.pairs_per_s,
             fmt(s.tse_px, " px"),
             fmt(s.cse_px, " px"),
+            fmt(s.tse_logged_px, " px"),
+            fmt(s.cse_logged_px, " px"),
             fmt(s.pose_success_pairs.map(|x| 100.0 * x), " %"),
+            fmt(s.cross_pose_success_pairs.map(|x| 100.0 * x), " %"),
             fmt(s.pose_success_clips.map(|x| 100.0 * x), " %"),
             fmt(s.median_rotation_error_deg, " deg"),
             fmt(s.median_translation_error_deg, " deg"),

@@ -361,7 +361,7 @@ fn check_clip(
     }
     let pairs: Vec<PairResult> = outs.iter().map(|o| o.result.clone()).collect();
     let of = |kind: Option<PairKind>| pairs.iter().filter(move |p| kind.is_none_or(|k| p.kind == k));
-    let pose_success_rate = rate(of(None).map(|p| p.success));
+    let pose_success_rate = rate(of(Some(PairKind::Temporal)).map(|p| p.success));
     let trajectories = (0..cams.len()).filter(|_| opts.temporal).map(|k| camera_trajectory(k, &names, &frames, &jobs, &outs, rig, &cams, poses)).collect();
     let previews = make_previews(opts.previews, &jobs, &outs, &frames, &names);
 
@@ -371,6 +371,8 @@ fn check_clip(
         frames: n_frames,
         tse_px: median(of(Some(PairKind::Temporal)).filter_map(|p| p.sampson_px).collect()),
         cse_px: median(of(Some(PairKind::Cross)).filter_map(|p| p.sampson_px).collect()),
+        tse_logged_px: median(of(Some(PairKind::Temporal)).filter_map(|p| p.logged_sampson_px).collect()),
+        cse_logged_px: median(of(Some(PairKind::Cross)).filter_map(|p| p.logged_sampson_px).collect()),
         temporal_success_rate: rate(of(Some(PairKind::Temporal)).map(|p| p.success)),
         cross_success_rate: rate(of(Some(PairKind::Cross)).map(|p| p.success)),
         clip_success: pose_success_rate.is_some_and(|r| r >= opts.thresholds.clip_min_pair_success),
@@ -465,6 +467,7 @@ fn eval_pair(
     let b_from_a: Isometry3<f64> = w_b.inverse() * w_a;
     let baseline_m = b_from_a.translation.vector.norm();
     let zero_logged = baseline_m < opts.thresholds.zero_baseline_m;
+    let logged_sampson_px = logged_error_px(&b_from_a, zero_logged, &b1, &b2, f1, f2, max_cos, opts.thresholds.min_inliers);
 
     let rotation_error_deg = rp.rotation.map(|r| {
         let gt = b_from_a.rotation;
@@ -505,6 +508,7 @@ fn eval_pair(
             matches: matches.len(),
             f_inliers,
             sampson_px,
+            logged_sampson_px,
             e_inliers,
             pose,
             rotation_error_deg,
@@ -522,6 +526,53 @@ fn eval_pair(
         matches,
         f_inlier,
     }
+}
+
+/// Median over all matches of the error against the logged geometry `b_from_a`, in pixels of the
+/// ideal pinhole views: sqrt(Sampson error) under `F = K2^-T [t]x R K1^-1`, or, for a zero logged
+/// baseline, the rotation-only transfer error `f2 * angle(b2, R b1)`. `None` with fewer than
+/// `min_matches` usable matches.
+#[allow(clippy::too_many_arguments)]
+fn logged_error_px(
+    b_from_a: &Isometry3<f64>,
+    zero_baseline: bool,
+    b1: &[Vector3<f64>],
+    b2: &[Vector3<f64>],
+    f1: f64,
+    f2: f64,
+    max_cos: f64,
+    min_matches: usize,
+) -> Option<f64> {
+    let r = b_from_a.rotation.to_rotation_matrix();
+    let errs: Vec<f64> = if zero_baseline {
+        b1.iter().zip(b2).map(|(p, q)| f2 * (r * p).angle(q)).collect()
+    } else {
+        let t = b_from_a.translation.vector.normalize();
+        let e = t.cross_matrix() * r.matrix();
+        let k1_inv = nalgebra::Matrix3::new(1.0 / f1, 0.0, 0.0, 0.0, 1.0 / f1, 0.0, 0.0, 0.0, 1.0);
+        let k2_inv = nalgebra::Matrix3::new(1.0 / f2, 0.0, 0.0, 0.0, 1.0 / f2, 0.0, 0.0, 0.0, 1.0);
+        let f = k2_inv.transpose() * e * k1_inv;
+        b1.iter()
+            .zip(b2)
+            .filter(|(p, q)| p.z >= max_cos && q.z >= max_cos)
+            .map(|(p, q)| {
+                let x1 = Vector3::new(f1 * p.x / p.z, f1 * p.y / p.z, 1.0);
+                let x2 = Vector3::new(f2 * q.x / q.z, f2 * q.y / q.z, 1.0);
+                let fx1 = f * x1;
+                let ftx2 = f.transpose() * x2;
+                let d = fx1.x * fx1.x + fx1.y * fx1.y + ftx2.x * ftx2.x + ftx2.y * ftx2.y;
+                if d > 0.0 {
+                    x2.dot(&fx1).abs() / d.sqrt()
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .collect()
+    };
+    if errs.len() < min_matches {
+        return None;
+    }
+    median(errs)
 }
 
 /// Midpoint triangulation of rays `b1` (camera 1) and `b2` (camera 2) with `X2 = R X1 + t`:
@@ -718,10 +769,13 @@ fn summarize(clips: &[ClipReport], elapsed_s: f64) -> Summary {
         pairs: pairs.len(),
         tse_px: median(clips.iter().filter_map(|c| c.tse_px).collect()),
         cse_px: median(clips.iter().filter_map(|c| c.cse_px).collect()),
-        pose_success_pairs: rate(pairs.iter().map(|p| p.success)),
+        tse_logged_px: median(clips.iter().filter_map(|c| c.tse_logged_px).collect()),
+        cse_logged_px: median(clips.iter().filter_map(|c| c.cse_logged_px).collect()),
+        pose_success_pairs: rate(pairs.iter().filter(|p| p.kind == PairKind::Temporal).map(|p| p.success)),
+        cross_pose_success_pairs: rate(pairs.iter().filter(|p| p.kind == PairKind::Cross).map(|p| p.success)),
         pose_success_clips: rate(clips.iter().map(|c| c.clip_success)),
-        median_rotation_error_deg: median(pairs.iter().filter_map(|p| p.rotation_error_deg).collect()),
-        median_translation_error_deg: median(pairs.iter().filter_map(|p| p.translation_error_deg).collect()),
+        median_rotation_error_deg: median(pairs.iter().filter(|p| p.kind == PairKind::Temporal).filter_map(|p| p.rotation_error_deg).collect()),
+        median_translation_error_deg: median(pairs.iter().filter(|p| p.kind == PairKind::Temporal).filter_map(|p| p.translation_error_deg).collect()),
         ate_m: median(trajs.iter().filter_map(|t| t.ate_m).collect()),
         rpe_translation_m: median(trajs.iter().filter_map(|t| t.rpe_translation_m).collect()),
         rpe_rotation_deg: median(trajs.iter().filter_map(|t| t.rpe_rotation_deg).collect()),

@@ -63,6 +63,10 @@ pub struct PairResult {
     pub f_inliers: usize,
     /// Median over the fundamental inliers of sqrt(Sampson error), in pixels; the TSE/CSE sample.
     pub sampson_px: Option<f64>,
+    /// Median over all putative matches of sqrt(Sampson error) under the epipolar geometry of the
+    /// log's poses and calibration (the rotation-only transfer error when the logged baseline is
+    /// zero), in pixels: agreement with the geometry the video is supposed to show.
+    pub logged_sampson_px: Option<f64>,
     /// Inliers of the RANSAC essential matrix (on rays).
     pub e_inliers: usize,
     pub pose: PoseOutcome,
@@ -137,7 +141,12 @@ pub struct ClipReport {
     pub tse_px: Option<f64>,
     /// Clip CSE: median over all cross pairs.
     pub cse_px: Option<f64>,
-    /// Pose success rate over this clip's pairs (temporal and cross).
+    /// Medians of the pairs' `logged_sampson_px`, temporal and cross.
+    pub tse_logged_px: Option<f64>,
+    pub cse_logged_px: Option<f64>,
+    /// Pose-estimation success rate over this clip's temporal pairs (camera motion recovered from
+    /// one camera's video, the protocol of the Cosmos report); cross pairs are in
+    /// `cross_success_rate`.
     pub pose_success_rate: Option<f64>,
     pub temporal_success_rate: Option<f64>,
     pub cross_success_rate: Option<f64>,
@@ -157,7 +166,12 @@ pub struct Summary {
     pub pairs: usize,
     pub tse_px: Option<f64>,
     pub cse_px: Option<f64>,
+    pub tse_logged_px: Option<f64>,
+    pub cse_logged_px: Option<f64>,
+    /// Success rate over all temporal pairs.
     pub pose_success_pairs: Option<f64>,
+    /// Success rate over all cross pairs (relative pose between cameras at one instant).
+    pub cross_pose_success_pairs: Option<f64>,
     pub pose_success_clips: Option<f64>,
     pub median_rotation_error_deg: Option<f64>,
     pub median_translation_error_deg: Option<f64>,
