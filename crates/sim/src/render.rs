@@ -3,8 +3,9 @@
 //! Each camera's per-pixel rays are computed once from its [`CameraModel`] (`unproject` at pixel
 //! centres), so pinhole and f-theta cameras are both exact: a world point is drawn at the pixel
 //! whose ray hits it, which is where `CameraModel::project` puts it. Visibility is the nearest hit
-//! along each ray (a ray-cast depth buffer; [`Frame::depth_m`]). Solids are culled per 16x16 tile
-//! against the tile's ray cone. Textures are procedural, world-anchored and box-filtered over the
+//! along each ray (a ray-cast depth buffer; [`Frame::depth_m`]). Solids are culled per 64x64 group
+//! against the group's ray cone, then per 16x16 tile by a slab test of their bounding boxes in
+//! interval arithmetic over the tile's ray directions. Textures are procedural, world-anchored and box-filtered over the
 //! pixel footprint; pixels on object silhouettes are supersampled (4 rays) after the first pass.
 
 use image::RgbImage;
@@ -38,8 +39,8 @@ pub struct CameraRays {
     dirs: Vec<Vector3<f32>>,
     /// Angle subtended by each pixel (radians), for texture filtering.
     pixel_angle: Vec<f32>,
-    tiles: Vec<TileCone>,
     tiles_x: usize,
+    tiles_y: usize,
     /// Cones of GROUP x GROUP tiles, for the first culling level.
     groups: Vec<TileCone>,
     groups_x: usize,
@@ -66,11 +67,10 @@ impl CameraRays {
                 pixel_angle[j * w + i] = a.max(1e-5);
             }
         }
-        let tiles_x = w.div_ceil(TILE);
-        let tiles = cones(&dirs, &pixel_angle, w, h, TILE);
+        let (tiles_x, tiles_y) = (w.div_ceil(TILE), h.div_ceil(TILE));
         let groups_x = w.div_ceil(TILE * GROUP);
         let groups = cones(&dirs, &pixel_angle, w, h, TILE * GROUP);
-        Self { camera: camera.clone(), width: w, height: h, dirs, pixel_angle, tiles, tiles_x, groups, groups_x }
+        Self { camera: camera.clone(), width: w, height: h, dirs, pixel_angle, tiles_x, tiles_y, groups, groups_x }
     }
 
     pub fn camera(&self) -> &Camera {
@@ -203,10 +203,87 @@ impl Aabb {
         for k in 0..3 {
             let a = self.lo[k] * inv[k];
             let b = self.hi[k] * inv[k];
-            t0 = t0.max(a.min(b));
-            t1 = t1.min(a.max(b));
+            // Plain comparisons (no NaN can occur): `f32::min`/`max` cost extra instructions.
+            let (near, far) = if a < b { (a, b) } else { (b, a) };
+            t0 = if near > t0 { near } else { t0 };
+            t1 = if far < t1 { far } else { t1 };
         }
         t0 <= t1
+    }
+
+    /// Whether any ray of `packet` can meet this box (relative to the camera): the slab test in
+    /// interval arithmetic (the per-axis entry distance bounded below and exit distance bounded
+    /// above over all directions of the packet).
+    #[inline(always)]
+    fn packet_may_hit(&self, packet: &Packet) -> bool {
+        let mut t0 = 0.0f32;
+        let mut t1 = packet.t_far;
+        for k in 0..3 {
+            let (lo, hi) = (self.lo[k], self.hi[k]);
+            let [imin, imax] = packet.inv[k];
+            let (entry, exit) = match packet.sign[k] {
+                // d > 0: enters at `lo`, leaves at `hi`; 1/d in [imin, imax], both positive.
+                1 => (lo * if lo >= 0.0 { imin } else { imax }, hi * if hi >= 0.0 { imax } else { imin }),
+                // d < 0: enters at `hi`, leaves at `lo`; 1/d in [imin, imax], both negative.
+                -1 => (hi * if hi >= 0.0 { imin } else { imax }, lo * if lo >= 0.0 { imax } else { imin }),
+                _ => continue, // some direction (nearly) parallel to the slab: no bound
+            };
+            t0 = t0.max(entry);
+            t1 = t1.min(exit);
+        }
+        t0 <= t1
+    }
+}
+
+/// Bounds over a block of rays (a tile and its one-pixel ring, which covers its sub-pixel rays):
+/// per world axis the sign shared by every direction (or 0) and the range of `1 / d`, and the
+/// furthest distance any of them searches.
+#[derive(Debug, Clone, Copy)]
+struct Packet {
+    sign: [i8; 3],
+    inv: [[f32; 2]; 3],
+    t_far: f32,
+}
+
+impl Packet {
+    /// `None` when the block has no valid ray. `border_pad`: extra padding of the direction
+    /// bounds (radians) for blocks at the image border, whose outermost sub-pixel rays lie
+    /// outside every pixel-centre ray.
+    fn new(ctx: &TraceCtx<'_, '_>, dirs: &[Vector3<f32>], w: usize, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, border_pad: Option<f32>) -> Option<Packet> {
+        let (mut lo, mut hi) = (Vector3::repeat(f32::INFINITY), Vector3::repeat(f32::NEG_INFINITY));
+        let mut t_far = 0.0f32;
+        for j in rows {
+            for d in &dirs[j * w + cols.start..j * w + cols.end] {
+                if *d == Vector3::zeros() {
+                    continue;
+                }
+                lo = lo.inf(d);
+                hi = hi.sup(d);
+                let (t_max, t_search) = search_limits(ctx, d);
+                t_far = t_far.max(t_max.min(t_search));
+            }
+        }
+        if lo.x > hi.x {
+            return None;
+        }
+        // Sub-pixel rays lie between the block's rays up to second-order terms: pad a little.
+        let pad = 1e-4 + border_pad.unwrap_or(0.0);
+        if border_pad.is_some() {
+            t_far = MAX_DIST_M;
+        }
+        let mut sign = [0i8; 3];
+        let mut inv = [[0.0f32; 2]; 3];
+        for k in 0..3 {
+            let (a, b) = (lo[k] - pad, hi[k] + pad);
+            if a > 0.0 {
+                sign[k] = 1;
+                inv[k] = [1.0 / b, 1.0 / a];
+            } else if b < 0.0 {
+                sign[k] = -1;
+                inv[k] = [1.0 / b, 1.0 / a];
+            }
+        }
+        Some(Packet { sign, inv, t_far: t_far * 1.001 + 1e-3 })
     }
 }
 
@@ -442,6 +519,10 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
         let cos_r = (1.0 - sin_r * sin_r).max(0.0).sqrt();
         cos_a >= cos_half * cos_r - sin_half * sin_r
     };
+    // Lists are kept in order of distance to the bounding sphere: once that exceeds the nearest
+    // hit so far, no later solid can be hit nearer and the ray is done.
+    let mut order: Vec<u32> = (0..clusters.len() as u32).collect();
+    order.sort_by(|&a, &b| near[a as usize].total_cmp(&near[b as usize]).then(a.cmp(&b)));
     let group_lists: Vec<Vec<u32>> = rays
         .groups
         .iter()
@@ -450,32 +531,32 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
                 return Vec::new();
             }
             let axis_w = rot * g.axis;
-            (0..clusters.len() as u32).filter(|&k| cone_test(&axis_w, g.cos_half, g.sin_half, &clusters[k as usize])).collect()
+            order.iter().copied().filter(|&k| cone_test(&axis_w, g.cos_half, g.sin_half, &clusters[k as usize])).collect()
         })
         .collect();
-    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); rays.tiles.len()];
-    for (ti, tile) in rays.tiles.iter().enumerate() {
-        if !tile.any_valid {
-            continue;
-        }
-        let axis_w = rot * tile.axis;
+    // World ray directions (zero where the camera has no ray).
+    let dirs: Vec<Vector3<f32>> = rays.dirs.iter().map(|dc| if *dc == Vector3::zeros() { *dc } else { rot * dc }).collect();
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); rays.tiles_x * rays.tiles_y];
+    for ti in 0..lists.len() {
         let (tx, ty) = (ti % rays.tiles_x, ti / rays.tiles_x);
+        let (rows, cols) = (ty * TILE..((ty + 1) * TILE).min(h), tx * TILE..((tx + 1) * TILE).min(w));
+        // Each tile keeps the clusters that some ray of it (or of its ring) can meet.
+        let ring = (rows.start.saturating_sub(1)..(rows.end + 1).min(h), cols.start.saturating_sub(1)..(cols.end + 1).min(w));
+        let border = (rows.start == 0 || cols.start == 0 || rows.end == h || cols.end == w).then(|| {
+            // A pixel's angle bounds how far a ray half a pixel beyond it turns.
+            (ring.0.clone()).flat_map(|j| ring.1.clone().map(move |i| j * w + i)).map(|p| rays.pixel_angle[p]).fold(0.0f32, f32::max)
+        });
+        let Some(packet) = Packet::new(&ctx, &dirs, w, ring.0, ring.1, border) else { continue };
         let group = &group_lists[(ty / GROUP) * rays.groups_x + tx / GROUP];
-        let mut list: Vec<u32> = group.iter().copied().filter(|&k| cone_test(&axis_w, tile.cos_half, tile.sin_half, &clusters[k as usize])).collect();
-        // By distance to the bounding sphere: once that exceeds the nearest hit so far, no later
-        // solid can be hit nearer and the ray is done.
-        list.sort_by(|&a, &b| near[a as usize].total_cmp(&near[b as usize]).then(a.cmp(&b)));
-        lists[ti] = list;
+        lists[ti] = group.iter().copied().filter(|&k| cluster_boxes[k as usize].packet_may_hit(&packet)).collect();
         let list = &lists[ti];
-        let (tx, ty) = (ti % rays.tiles_x, ti / rays.tiles_x);
-        for j in ty * TILE..((ty + 1) * TILE).min(h) {
-            for i in tx * TILE..((tx + 1) * TILE).min(w) {
+        for j in rows {
+            for i in cols.clone() {
                 let p = j * w + i;
-                let dc = rays.dirs[p];
-                if dc == Vector3::zeros() {
+                let d = dirs[p];
+                if d == Vector3::zeros() {
                     continue;
                 }
-                let d = rot * dc;
                 let (c, id, t) = trace(&ctx, list, &d, rays.pixel_angle[p]);
                 colour[p] = c;
                 ids[p] = id;
@@ -539,16 +620,15 @@ struct TraceCtx<'v, 'a> {
     z_top: f32,
 }
 
-#[inline]
-fn trace(ctx: &TraceCtx<'_, '_>, list: &[u32], d: &Vector3<f32>, pixel_angle: f32) -> ([f32; 3], u32, f32) {
-    let (view, origin) = (ctx.view, &ctx.origin);
-    let mut best: Option<Hit> = None;
+/// Where the ray `d` meets the ground (or `MAX_DIST_M`), and how far it can meet a solid.
+#[inline(always)]
+fn search_limits(ctx: &TraceCtx<'_, '_>, d: &Vector3<f32>) -> (f32, f32) {
+    let origin = &ctx.origin;
     let mut t_max = MAX_DIST_M;
     if d.z < -1e-6 {
         let t = -origin.z / d.z;
         if t > 0.0 && t < t_max {
             t_max = t;
-            best = Some(Hit { t, solid: u32::MAX, normal_local: Vector3::z(), p_local: origin + d * t });
         }
     }
     // Above every solid the ray can only meet the sky: search no further than that.
@@ -557,6 +637,17 @@ fn trace(ctx: &TraceCtx<'_, '_>, list: &[u32], d: &Vector3<f32>, pixel_angle: f3
         t_search = t_search.min((ctx.z_top - origin.z) / d.z);
     } else if d.z > 1e-6 {
         t_search = 0.0;
+    }
+    (t_max, t_search)
+}
+
+#[inline]
+fn trace(ctx: &TraceCtx<'_, '_>, list: &[u32], d: &Vector3<f32>, pixel_angle: f32) -> ([f32; 3], u32, f32) {
+    let (view, origin) = (ctx.view, &ctx.origin);
+    let (mut t_max, t_search) = search_limits(ctx, d);
+    let mut best: Option<Hit> = None;
+    if t_max < MAX_DIST_M {
+        best = Some(Hit { t: t_max, solid: u32::MAX, normal_local: Vector3::z(), p_local: origin + d * t_max });
     }
     let inv = inverse_dir(d);
     for &c in list {
