@@ -200,6 +200,8 @@ fn report(cameras: &[&str]) -> CheckReport {
             rpe_rotation_deg: Some(0.12),
             elapsed_s: 12.5,
             pairs_per_s: 24.3,
+            decode_s: 0.5,
+            compute_pairs_per_s: 20.0,
         },
         clips,
     }

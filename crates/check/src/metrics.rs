@@ -163,6 +163,7 @@ pub fn check_log(path: &Path, opts: &CheckOptions, progress: &(dyn Fn(usize, usi
     }
 
     // Frame bytes per (clip, camera), in frame order.
+    let read_started = Instant::now();
     type Raw = (i64, i64, worldrig_scenelog::ImageBytes, String);
     let mut raw: BTreeMap<(String, String), Vec<Raw>> = BTreeMap::new();
     let mut stream = log.frames(true);
@@ -187,6 +188,7 @@ pub fn check_log(path: &Path, opts: &CheckOptions, progress: &(dyn Fn(usize, usi
         }
     }
 
+    let mut decode_s = read_started.elapsed().as_secs_f64();
     let mut clip_reports = Vec::new();
     for clip in &clips {
         let rig = &labels
@@ -199,11 +201,11 @@ pub fn check_log(path: &Path, opts: &CheckOptions, progress: &(dyn Fn(usize, usi
             .get(&clip.clip_id)
             .ok_or_else(|| CheckError::Invalid(format!("{}: clip `{}` has no ego poses", path.display(), clip.clip_id)))?
             .1;
-        clip_reports.push(check_clip(clip, rig, poses, &mut raw, opts, progress)?);
+        clip_reports.push(check_clip(clip, rig, poses, &mut raw, opts, progress, &mut decode_s)?);
     }
 
     let elapsed_s = started.elapsed().as_secs_f64();
-    let summary = summarize(&clip_reports, elapsed_s);
+    let summary = summarize(&clip_reports, elapsed_s, decode_s);
     Ok(CheckReport {
         log: path.display().to_string(),
         tool: format!("worldrig {}", env!("CARGO_PKG_VERSION")),
@@ -240,6 +242,7 @@ fn check_clip(
     raw: &mut BTreeMap<(String, String), Vec<(i64, i64, worldrig_scenelog::ImageBytes, String)>>,
     opts: &CheckOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
+    decode_s: &mut f64,
 ) -> Result<ClipReport, CheckError> {
     // Cameras of the rig that have frames in this clip, in rig order.
     let mut cams: Vec<usize> = Vec::new();
@@ -292,13 +295,23 @@ fn check_clip(
         progress(d, total);
     };
 
-    // Decode and describe every frame once.
+    // Decode every frame, then describe each once.
     let flat: Vec<(usize, usize)> = frames_raw.iter().enumerate().flat_map(|(k, v)| (0..v.len()).map(move |p| (k, p))).collect();
-    let described: Vec<Result<FrameData, CheckError>> = flat
+    let decode_started = Instant::now();
+    let decoded: Vec<Result<GrayImage, CheckError>> = flat
         .par_iter()
         .map(|&(k, p)| {
-            let (idx, t, bytes, what) = &frames_raw[k][p];
-            let gray = GrayImage::decode(bytes, what)?;
+            let (_, _, bytes, what) = &frames_raw[k][p];
+            GrayImage::decode(bytes, what)
+        })
+        .collect();
+    *decode_s += decode_started.elapsed().as_secs_f64();
+    let described: Vec<Result<FrameData, CheckError>> = flat
+        .par_iter()
+        .zip(decoded)
+        .map(|(&(k, p), gray)| {
+            let (idx, t, _, what) = &frames_raw[k][p];
+            let gray = gray?;
             let model = &rig.cameras[cams[k]].model;
             if gray.width != model.width() as usize || gray.height != model.height() as usize {
                 return Err(CheckError::Invalid(format!(
@@ -761,7 +774,7 @@ fn make_previews(n: usize, jobs: &[PairJob], outs: &[PairOut], frames: &[Vec<Fra
         .collect()
 }
 
-fn summarize(clips: &[ClipReport], elapsed_s: f64) -> Summary {
+fn summarize(clips: &[ClipReport], elapsed_s: f64, decode_s: f64) -> Summary {
     let pairs: Vec<&PairResult> = clips.iter().flat_map(|c| c.pairs.iter()).collect();
     let trajs: Vec<&CameraTrajectory> = clips.iter().flat_map(|c| c.trajectories.iter()).collect();
     Summary {
@@ -781,6 +794,8 @@ fn summarize(clips: &[ClipReport], elapsed_s: f64) -> Summary {
         rpe_rotation_deg: median(trajs.iter().filter_map(|t| t.rpe_rotation_deg).collect()),
         elapsed_s,
         pairs_per_s: if elapsed_s > 0.0 { pairs.len() as f64 / elapsed_s } else { 0.0 },
+        decode_s,
+        compute_pairs_per_s: if elapsed_s > decode_s { pairs.len() as f64 / (elapsed_s - decode_s) } else { 0.0 },
     }
 }
 

@@ -178,9 +178,14 @@ pub struct Summary {
     pub ate_m: Option<f64>,
     pub rpe_translation_m: Option<f64>,
     pub rpe_rotation_deg: Option<f64>,
-    /// Wall time of the check and throughput.
+    /// Wall time of the whole check (reading, decoding, features, pairs, trajectories) and
+    /// pairs per second over it.
     pub elapsed_s: f64,
     pub pairs_per_s: f64,
+    /// Wall time spent reading and decoding frames, and the throughput without it (features,
+    /// matching, estimation: what a peer that is handed decoded images does).
+    pub decode_s: f64,
+    pub compute_pairs_per_s: f64,
 }
 
 /// The whole report.

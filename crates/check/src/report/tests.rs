@@ -144,6 +144,8 @@ fn sample(cameras: &[&str]) -> CheckReport {
             rpe_rotation_deg: Some(0.1),
             elapsed_s: 1.5,
             pairs_per_s: 1.33,
+            decode_s: 0.5,
+            compute_pairs_per_s: 20.0,
         },
         clips: vec![clip0, clip1],
     }
