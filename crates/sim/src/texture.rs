@@ -86,9 +86,21 @@ pub fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
     let (ix, iy) = (fx as i32, fy as i32);
     let (tx, ty) = (x - fx, y - fy);
     let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
-    let v = |i: i32, j: i32| unit(hash3(i, j, seed));
-    let top = v(ix, iy) + (v(ix + 1, iy) - v(ix, iy)) * sx;
-    let bot = v(ix, iy + 1) + (v(ix + 1, iy + 1) - v(ix, iy + 1)) * sx;
+    // The four corner hashes `hash3(ix + a, iy + b, seed)`, written lane-wise so that they
+    // vectorise: (ix + 1) K = ix K + K in wrapping arithmetic.
+    let kx = (ix as u32).wrapping_mul(0x27D4_EB2D);
+    let s = seed.wrapping_mul(0x9E37_79B9);
+    let ky0 = (iy as u32).wrapping_mul(0x1656_67B1) ^ s;
+    let ky1 = (iy as u32).wrapping_add(1).wrapping_mul(0x1656_67B1) ^ s;
+    let kx1 = kx.wrapping_add(0x27D4_EB2D);
+    let mut h = [kx ^ ky0, kx1 ^ ky0, kx ^ ky1, kx1 ^ ky1];
+    for v in &mut h {
+        *v = hash_u32(*v);
+    }
+    // `unit`, through a signed conversion (the value has 24 bits).
+    let v = h.map(|h| (h >> 8) as i32 as f32 * (1.0 / (1u32 << 24) as f32));
+    let top = v[0] + (v[1] - v[0]) * sx;
+    let bot = v[2] + (v[3] - v[2]) * sx;
     top + (bot - top) * sy
 }
 
@@ -97,21 +109,31 @@ pub fn value_noise(x: f32, y: f32, seed: u32) -> f32 {
 /// whose wavelength is below about twice the footprint `fp` fades to the mean.
 #[inline]
 pub fn fbm_filtered(x: f32, y: f32, wavelength: f32, octaves: u32, fp: f32, seed: u32) -> f32 {
-    let (mut lambda, mut amp, mut sum, mut norm) = (wavelength, 1.0f32, 0.0f32, 0.0f32);
+    if octaves == 0 {
+        return 0.5;
+    }
+    // Octave i samples at (x, y) / (wavelength 2^-i), which is exactly (x, y) / wavelength * 2^i
+    // (scaling by a power of two commutes with rounding): one division per coordinate.
+    let (xs, ys) = (x / wavelength, y / wavelength);
+    let (lo, hi) = (2.0 * fp, 4.0 * fp);
+    let (mut lambda, mut amp, mut scale, mut sum) = (wavelength, 1.0f32, 1.0f32, 0.0f32);
     for i in 0..octaves {
-        norm += amp;
-        let w = smoothstep(2.0 * fp, 4.0 * fp, lambda);
+        // smoothstep(2 fp, 4 fp, lambda): 0 at and below 2 fp (and then for every finer octave
+        // too), exactly 1 at and above 4 fp.
+        if lambda <= lo {
+            break;
+        }
+        let w = if lambda >= hi { 1.0 } else { smoothstep(lo, hi, lambda) };
         if w > 0.0 {
-            sum += w * amp * (value_noise(x / lambda, y / lambda, seed.wrapping_add(i.wrapping_mul(0x3C6E_F372))) - 0.5);
+            sum += w * amp * (value_noise(xs * scale, ys * scale, seed.wrapping_add(i.wrapping_mul(0x3C6E_F372))) - 0.5);
         }
         lambda *= 0.5;
         amp *= 0.5;
+        scale *= 2.0;
     }
-    if norm > 0.0 {
-        0.5 + sum / norm
-    } else {
-        0.5
-    }
+    // Sum of the amplitudes 1, 1/2, ... (exact in f32 for any octave count used here).
+    let norm = 2.0 - 2.0 * 0.5f32.powi(octaves as i32);
+    0.5 + sum / norm
 }
 
 #[cfg(test)]
