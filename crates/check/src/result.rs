@@ -151,6 +151,7 @@ pub struct ClipReport {
     pub temporal_success_rate: Option<f64>,
     pub cross_success_rate: Option<f64>,
     pub clip_success: bool,
+    /// Medians over the temporal pairs (like `pose_success_rate`).
     pub median_rotation_error_deg: Option<f64>,
     pub median_translation_error_deg: Option<f64>,
     pub trajectories: Vec<CameraTrajectory>,
