@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: build worldrig, import the real RDS-HQ example clip (labels,
-# 7-camera f-theta rig, 30 fps ego poses, HD map) into a scene log, validate and inspect it.
+# 7-camera f-theta rig, 30 fps ego poses, HD map) into a scene log, validate and inspect it, render
+# its HD map, simulate a small multi-camera clip and score it with the geometric consistency
+# checker (out/sim-small-check/report.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXAMPLE="${WORLDRIG_RDS_HQ:-../shared/data/rds-hq-example}"
@@ -19,3 +21,4 @@ $W log inspect "$OUT"
 $W sim --from-log "$OUT" --max-frames 30 --resolution 448x256 --out "${OUT%.log}-hdmap.log" --overwrite
 $W sim --preset small --seed 1 --out "$(dirname "$OUT")/sim-small.log" --overwrite
 $W log inspect "$(dirname "$OUT")/sim-small.log"
+$W check "$(dirname "$OUT")/sim-small.log" --out "$(dirname "$OUT")/sim-small-check"
