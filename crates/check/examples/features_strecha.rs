@@ -9,6 +9,8 @@
 //!   --log DIR      also match consecutive frames of every camera of a scene log
 //!   --verbose      with --log: one line per frame pair
 //!   --dump DIR     with --log: write the frame images to DIR
+//!   --bench N      timing only: detect + describe (and match consecutive frames) on the decoded
+//!                  frames of --log (or the Strecha images without --log) N times; best run
 //! ```
 //!
 //! Per adjacent pair: keypoints, matches, matches with Sampson distance under 2 px against the
@@ -46,6 +48,10 @@ fn main() {
     let jpeg: Option<u8> = opt("--jpeg").and_then(|s| s.parse().ok());
     let cfg = FeatureConfig::default();
     let mcfg = MatchConfig::default();
+    if let Some(n) = opt("--bench").and_then(|s| s.parse::<usize>().ok()) {
+        bench(&data, opt("--log").map(PathBuf::from).as_deref(), &cfg, &mcfg, n.max(1));
+        return;
+    }
     println!("degradation: blur sigma {blur:?}, jpeg quality {jpeg:?}");
     println!("{:<14} {:>5} {:>6} {:>6} {:>7} {:>7} {:>6} {:>8} {:>6}", "scene", "pair", "kp_a", "kp_b", "matches", "inliers", "ratio", "med_px", "spread");
     let (mut n_kp, mut secs) = (0usize, 0.0f64);
@@ -142,5 +148,58 @@ fn sim_frames(root: &std::path::Path, cfg: &FeatureConfig, mcfg: &MatchConfig, v
     println!(
         "scene log: {} frames, keypoints min {} median {}, consecutive-frame matches min {} median {} ({} pairs); {:.0} keypoints/s",
         n_img, kps.first().copied().unwrap_or(0), med(&kps), matches.first().copied().unwrap_or(0), med(&matches), matches.len(), n_kp as f64 / secs
+    );
+}
+
+/// Best-of-`runs` timing of detection + description per image and of matching consecutive images.
+fn bench(data: &std::path::Path, log: Option<&std::path::Path>, cfg: &FeatureConfig, mcfg: &MatchConfig, runs: usize) {
+    let images: Vec<GrayImage> = match log {
+        Some(root) => {
+            let log = worldrig_scenelog::SceneLog::open(root).expect("scene log");
+            let mut diag = worldrig_scenelog::Diag::collect(100);
+            let mut frames = log.frames(true).collect_all(&mut diag).expect("frames");
+            frames.sort_by(|a, b| (&a.clip_id, &a.camera, a.frame_index).cmp(&(&b.clip_id, &b.camera, b.frame_index)));
+            frames.iter().map(|fr| GrayImage::decode(fr.image.as_slice(), "frame").expect("frame image")).collect()
+        }
+        None => ["fountain-P11", "Herz-Jesus-P8"]
+            .iter()
+            .flat_map(|scene| (0..4).map(move |i| data.join(scene).join(format!("{i:04}.jpg"))))
+            .map(|p| GrayImage::open(&p).expect("image"))
+            .collect(),
+    };
+    let (mut best_det, mut best_match, mut n_kp, mut n_match, mut hash) = (f64::MAX, f64::MAX, 0usize, 0usize, 0xcbf2_9ce4_8422_2325u64);
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let feats: Vec<Features> = images.iter().map(|img| detect_and_describe(img, cfg)).collect();
+        best_det = best_det.min(t0.elapsed().as_secs_f64());
+        n_kp = feats.iter().map(|f| f.len()).sum();
+        let t0 = Instant::now();
+        n_match = feats.windows(2).map(|w| match_features(&w[0], &w[1], mcfg).len()).sum();
+        best_match = best_match.min(t0.elapsed().as_secs_f64());
+        // Fingerprint of the output (FNV-1a over keypoint fields and descriptors), to spot changes.
+        hash = 0xcbf2_9ce4_8422_2325;
+        for f in &feats {
+            for (k, d) in f.keypoints.iter().zip(&f.descriptors) {
+                let words = [k.x.to_bits() as u64, k.y.to_bits() as u64, k.angle_rad.to_bits() as u64, k.response.to_bits() as u64, d[0], d[1], d[2], d[3]];
+                for w in words {
+                    hash = (hash ^ w).wrapping_mul(0x0000_0100_0000_01B3);
+                }
+            }
+        }
+    }
+    let n = images.len().max(1) as f64;
+    println!(
+        "{} images {}x{}: detect+describe {:.2} ms per image, {:.0} keypoints/s ({:.0} keypoints per image); matching {:.2} ms per pair ({} matches); {} threads, best of {}; output {:016x}",
+        images.len(),
+        images.first().map_or(0, |i| i.width),
+        images.first().map_or(0, |i| i.height),
+        1e3 * best_det / n,
+        n_kp as f64 / best_det,
+        n_kp as f64 / n,
+        1e3 * best_match / (n - 1.0).max(1.0),
+        n_match,
+        rayon::current_num_threads(),
+        runs,
+        hash
     );
 }

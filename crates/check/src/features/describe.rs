@@ -10,7 +10,9 @@
 
 use std::sync::OnceLock;
 
-use super::pyramid::{box_sum, Level};
+use super::pyramid::Level;
+#[cfg(test)]
+use super::pyramid::BOX_HALF;
 use super::Descriptor;
 
 /// Side of the oriented patch in level pixels.
@@ -19,8 +21,6 @@ pub(crate) const PATCH_SIZE: usize = 31;
 pub(crate) const ORIENT_RADIUS: isize = 15;
 /// Largest distance of a test point from the keypoint.
 pub(crate) const PATTERN_RADIUS: f32 = 13.0;
-/// Half side of the smoothing box around each test point.
-pub(crate) const BOX_HALF: usize = 2;
 /// Seed of the test pattern (changing it changes every descriptor).
 pub(crate) const PATTERN_SEED: u64 = 0x5EED_0B1E_F0A7_0256;
 /// Smallest distance kept from a level border so every sample stays inside the image.
@@ -69,21 +69,41 @@ fn disc_half_widths() -> &'static [isize; 2 * ORIENT_RADIUS as usize + 1] {
     })
 }
 
+/// The pattern's points in structure-of-arrays form: `x[2 i]`, `y[2 i]` the first point of test
+/// `i`, `x[2 i + 1]`, `y[2 i + 1]` the second.
+struct PatternPoints {
+    x: [f32; 512],
+    y: [f32; 512],
+}
+
+fn pattern_points() -> &'static PatternPoints {
+    static POINTS: OnceLock<PatternPoints> = OnceLock::new();
+    POINTS.get_or_init(|| {
+        let p = pattern();
+        PatternPoints {
+            x: std::array::from_fn(|k| if k % 2 == 0 { p[k / 2].p[0] } else { p[k / 2].q[0] }),
+            y: std::array::from_fn(|k| if k % 2 == 0 { p[k / 2].p[1] } else { p[k / 2].q[1] }),
+        }
+    })
+}
+
 /// Intensity-centroid angle (radians, image axes: x right, y down) of the disc around `(x, y)`.
 pub(crate) fn orientation(level: &Level, x: usize, y: usize) -> f32 {
     let img = &level.img;
     let hw = disc_half_widths();
-    let (mut m10, mut m01) = (0i64, 0i64);
+    // |moments| <= 31 * 31 * 15 * 255, well inside i32.
+    let (mut m10, mut m01) = (0i32, 0i32);
     for (i, &half) in hw.iter().enumerate() {
         let dy = i as isize - ORIENT_RADIUS;
         let row = img.row((y as isize + dy) as usize);
-        let mut row_sum = 0i64;
-        for dx in -half..=half {
-            let v = row[(x as isize + dx) as usize] as i64;
-            m10 += dx as i64 * v;
-            row_sum += v;
+        let seg = &row[(x as isize - half) as usize..=(x as isize + half) as usize];
+        let (mut row_sum, mut row_moment) = (0i32, 0i32);
+        for (k, &v) in seg.iter().enumerate() {
+            row_sum += v as i32;
+            row_moment += k as i32 * v as i32;
         }
-        m01 += dy as i64 * row_sum;
+        m10 += row_moment - half as i32 * row_sum;
+        m01 += dy as i32 * row_sum;
     }
     (m01 as f32).atan2(m10 as f32)
 }
@@ -92,19 +112,25 @@ pub(crate) fn orientation(level: &Level, x: usize, y: usize) -> f32 {
 /// keeps `(x, y)` at least [`MIN_BORDER_PX`] from the level borders.
 pub(crate) fn describe(level: &Level, x: usize, y: usize, angle_rad: f32) -> Descriptor {
     let (s, c) = angle_rad.sin_cos();
-    let stride = level.img.width + 1;
-    let ii = &level.integral;
+    let w = level.img.width;
+    let pts = pattern_points();
+    // Rotated points rounded to the nearest pixel, as offsets into the box-sum image. Offsets are
+    // within +-PATTERN_RADIUS, so shifting by 64 makes truncation a floor.
+    let mut off = [0i32; 512];
+    for ((o, &px), &py) in off.iter_mut().zip(&pts.x).zip(&pts.y) {
+        let rx = (c * px - s * py + 64.5) as i32 - 64;
+        let ry = (s * px + c * py + 64.5) as i32 - 64;
+        *o = ry * w as i32 + rx;
+    }
+    // The box sums within the reach of the pattern around the keypoint.
+    let reach = (PATTERN_RADIUS as usize + 1) * (w + 1);
+    let centre = y * w + x;
+    let window = &level.boxes[centre - reach..=centre + reach];
+    let at = |o: i32| window[(reach as isize + o as isize) as usize];
     let mut d: Descriptor = [0; 4];
-    let sample = |pt: [f32; 2]| -> u32 {
-        // Nearest integer without a libm call: offsets are within +-PATTERN_RADIUS, so shifting by
-        // 64 makes truncation a floor.
-        let rx = (c * pt[0] - s * pt[1] + 64.5) as isize - 64;
-        let ry = (s * pt[0] + c * pt[1] + 64.5) as isize - 64;
-        box_sum(ii, stride, (x as isize + rx) as usize, (y as isize + ry) as usize, BOX_HALF)
-    };
-    for (i, t) in pattern().iter().enumerate() {
-        if sample(t.p) < sample(t.q) {
-            d[i >> 6] |= 1u64 << (i & 63);
+    for (word, offs) in d.iter_mut().zip(off.chunks_exact(128)) {
+        for (bit, pair) in offs.chunks_exact(2).enumerate() {
+            *word |= ((at(pair[0]) < at(pair[1])) as u64) << bit;
         }
     }
     d
@@ -124,6 +150,7 @@ mod tests {
         }
         // Rounded after rotation, the box stays within the border margin.
         assert!(PATTERN_RADIUS as usize + 1 + BOX_HALF + 1 <= MIN_BORDER_PX);
+        assert_eq!(BOX_HALF, 2);
         assert!(ORIENT_RADIUS as usize + 1 <= MIN_BORDER_PX);
         // Spread: the mean |offset| is near the Gaussian's.
         let mean_r: f32 = p.iter().map(|t| t.p[0].hypot(t.p[1])).sum::<f32>() / 256.0;
