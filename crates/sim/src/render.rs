@@ -468,7 +468,11 @@ impl Srgb {
     }
     #[inline]
     fn encode(&self, c: f32) -> u8 {
-        self.lut[(c.clamp(0.0, 1.0) * 4095.0) as usize]
+        // clamp(c, 0, 1) * 4095 with plain comparisons (NaN maps to 0, as before).
+        let x = c * 4095.0;
+        let x = if x > 0.0 { x } else { 0.0 };
+        let x = if x < 4095.0 { x } else { 4095.0 };
+        self.lut[x as i32 as usize & 4095]
     }
 }
 
