@@ -96,97 +96,180 @@ fn fast_score(img: &GrayImage, x: usize, y: usize, t_min: u8) -> u8 {
     best.clamp(0, 255) as u8
 }
 
-/// Dense Harris response `det(M) - k tr(M)^2` of a level, with central-difference gradients summed
-/// over a 7x7 window and normalised to be independent of the window size and of the 8-bit range;
-/// zero within `HARRIS_HALF + 1` pixels of the edges.
-pub(crate) fn harris_map(img: &GrayImage, k: f32) -> Vec<f32> {
-    let (w, h) = (img.width, img.height);
-    let mut out = vec![0.0f32; w * h];
-    let half = HARRIS_HALF as usize;
-    if w < 2 * half + 3 || h < 2 * half + 3 {
-        return out;
+/// Streaming Harris response `det(M) - k tr(M)^2` of a level over rows `y0..y1` and columns
+/// `x0..x1`: central-difference gradients, their products summed over a 7x7 window and normalised to
+/// be independent of the window size and of the 8-bit range. One response row at a time (`row` calls
+/// `emit(y, response_row)` in increasing `y`, the row indexed by column, zero outside `x0..x1`),
+/// with rolling vertical sums over a ring of gradient-product rows: no full-image buffers. The
+/// caller keeps the window and the gradients inside the image (`HARRIS_HALF + 1` from the edges).
+///
+/// The window sums are integers below 2^24, so `f32` holds them exactly in any summation order.
+struct HarrisRows {
+    w: usize,
+    x0: usize,
+    x1: usize,
+    /// Ring of `2 HARRIS_HALF + 1` gradient-product rows, planes `gx^2`, `gy^2`, `gx gy`.
+    prod: [Vec<f32>; 3],
+    /// Vertical window sums of the current row, per plane.
+    vert: [Vec<f32>; 3],
+    out: Vec<f32>,
+}
+
+const HARRIS_ROWS: usize = 2 * HARRIS_HALF as usize + 1;
+
+impl HarrisRows {
+    fn new(w: usize, x0: usize, x1: usize) -> Self {
+        let ring = || vec![0.0f32; HARRIS_ROWS * w];
+        Self { w, x0, x1, prod: [ring(), ring(), ring()], vert: [vec![0.0; w], vec![0.0; w], vec![0.0; w]], out: vec![0.0; w] }
     }
-    let data = &img.data;
-    // Gradient products (zero on the outermost ring).
-    let mut prod = vec![[0i32; 3]; w * h];
-    for y in 1..h - 1 {
-        for x in 1..w - 1 {
-            let i = y * w + x;
-            let gx = data[i + 1] as i32 - data[i - 1] as i32;
-            let gy = data[i + w] as i32 - data[i - w] as i32;
-            prod[i] = [gx * gx, gy * gy, gx * gy];
+
+    /// Gradient products of image row `y` into its ring slot, over the columns the sums read.
+    fn products(&mut self, img: &GrayImage, y: usize) {
+        let (w, half) = (self.w, HARRIS_HALF as usize);
+        let (c0, c1) = (self.x0 - half, self.x1 + half);
+        let slot = (y % HARRIS_ROWS) * w;
+        let (up, mid, dn) = (img.row(y - 1), img.row(y), img.row(y + 1));
+        let [pxx, pyy, pxy] = &mut self.prod;
+        let (pxx, pyy, pxy) = (&mut pxx[slot + c0..slot + c1], &mut pyy[slot + c0..slot + c1], &mut pxy[slot + c0..slot + c1]);
+        let (left, right) = (&mid[c0 - 1..c1 - 1], &mid[c0 + 1..c1 + 1]);
+        let (up, dn) = (&up[c0..c1], &dn[c0..c1]);
+        for i in 0..c1 - c0 {
+            let gx = right[i] as f32 - left[i] as f32;
+            let gy = dn[i] as f32 - up[i] as f32;
+            pxx[i] = gx * gx;
+            pyy[i] = gy * gy;
+            pxy[i] = gx * gy;
         }
     }
-    // Vertical 7-sums for rows half+1 .. h-half-1 (windows of valid gradients only).
-    let mut vert = vec![[0i32; 3]; w * h];
-    for y in half + 1..h - half - 1 {
-        let dst = &mut vert[y * w..(y + 1) * w];
-        for dy in 0..=2 * half {
-            let src = &prod[(y + dy - half) * w..(y + dy - half + 1) * w];
-            for (d, s) in dst.iter_mut().zip(src) {
-                d[0] += s[0];
-                d[1] += s[1];
-                d[2] += s[2];
+
+    /// Adds (`sign = 1`) or removes (`-1`) ring row `y` from the vertical sums.
+    fn accumulate(&mut self, y: usize, sign: f32) {
+        let w = self.w;
+        let half = HARRIS_HALF as usize;
+        let (c0, c1) = (self.x0 - half, self.x1 + half);
+        let slot = (y % HARRIS_ROWS) * w;
+        for (v, p) in self.vert.iter_mut().zip(&self.prod) {
+            for (d, &s) in v[c0..c1].iter_mut().zip(&p[slot + c0..slot + c1]) {
+                *d += sign * s;
             }
         }
     }
-    let n = ((2 * half + 1) * (2 * half + 1)) as f64 * (2.0 * 255.0) * (2.0 * 255.0);
-    let k = k as f64;
-    for y in half + 1..h - half - 1 {
-        let row = &vert[y * w..(y + 1) * w];
-        let mut acc = [0i32; 3];
-        for v in &row[1..2 * half + 1] {
-            acc = [acc[0] + v[0], acc[1] + v[1], acc[2] + v[2]];
+
+    /// Response rows `y0..y1`, each handed to `emit`.
+    fn run(&mut self, img: &GrayImage, k: f32, y0: usize, y1: usize, mut emit: impl FnMut(usize, &[f32])) {
+        let half = HARRIS_HALF as usize;
+        let n = ((2 * half + 1) * (2 * half + 1)) as f64 * (2.0 * 255.0) * (2.0 * 255.0);
+        let k = k as f64;
+        for yy in y0 - half..y0 + half {
+            self.products(img, yy);
+            self.accumulate(yy, 1.0);
         }
-        for x in half + 1..w - half - 1 {
-            let (add, sub) = (row[x + half], row[x - half - 1]);
-            acc = [acc[0] + add[0] - sub[0], acc[1] + add[1] - sub[1], acc[2] + add[2] - sub[2]];
-            let (a, b, c) = (acc[0] as f64 / n, acc[1] as f64 / n, acc[2] as f64 / n);
-            out[y * w + x] = ((a * b - c * c) - k * (a + b) * (a + b)) as f32;
+        for y in y0..y1 {
+            self.products(img, y + half);
+            self.accumulate(y + half, 1.0);
+            // Horizontal 7-sums and the response.
+            let (x0, x1) = (self.x0, self.x1);
+            let [a, b, c] = &self.vert;
+            let out = &mut self.out[x0..x1];
+            let (a, b, c) = (&a[x0 - half..x1 + half], &b[x0 - half..x1 + half], &c[x0 - half..x1 + half]);
+            let sum7 = |v: &[f32], i: usize| -> f32 {
+                let v = &v[i..i + 7];
+                v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6]
+            };
+            for (i, o) in out.iter_mut().enumerate() {
+                let (a, b, c) = (sum7(a, i) as f64 / n, sum7(b, i) as f64 / n, sum7(c, i) as f64 / n);
+                *o = ((a * b - c * c) - k * (a + b) * (a + b)) as f32;
+            }
+            emit(y, &self.out);
+            self.accumulate(y - half, -1.0);
         }
     }
-    out
+}
+
+/// Lazily computed FAST scores over a ring of 5 rows (the 5x5 gate window), `u16::MAX` where not
+/// yet computed.
+struct FastCache {
+    w: usize,
+    t_min: u8,
+    rows: Vec<u16>,
+}
+
+impl FastCache {
+    const UNKNOWN: u16 = u16::MAX;
+
+    fn new(w: usize, t_min: u8) -> Self {
+        Self { w, t_min, rows: vec![Self::UNKNOWN; 5 * w] }
+    }
+
+    /// Forgets the scores of the ring slot that row `y` will use.
+    fn clear_row(&mut self, y: usize) {
+        let slot = (y % 5) * self.w;
+        self.rows[slot..slot + self.w].fill(Self::UNKNOWN);
+    }
+
+    /// Largest FAST score in the 5x5 window around `(x, y)`; rows `y - 2..=y + 2` must be the ones
+    /// the ring holds.
+    fn max_around(&mut self, img: &GrayImage, x: usize, y: usize) -> u8 {
+        let mut best = 0u8;
+        for yy in y - 2..=y + 2 {
+            let slot = (yy % 5) * self.w;
+            for xx in x - 2..=x + 2 {
+                let cell = &mut self.rows[slot + xx];
+                if *cell == Self::UNKNOWN {
+                    *cell = fast_score(img, xx, yy, self.t_min) as u16;
+                }
+                best = best.max(*cell as u8);
+            }
+        }
+        best
+    }
 }
 
 /// Corners of a level: 3x3 maxima of the Harris response (positive, so edges are dropped) that have
 /// a FAST-9 corner with score `>= t_min` within 2 pixels (the segment test fires a pixel or two
 /// inside a corner, while the Harris maximum sits on it), at least `border_px` from every edge.
-/// `scores` is scratch space.
-pub(crate) fn corners(img: &GrayImage, t_min: u8, border_px: usize, harris_k: f32, scores: &mut Vec<u8>) -> Vec<Candidate> {
+/// The response is computed row by row over the band the maxima need; FAST scores only around
+/// maxima.
+pub(crate) fn corners(img: &GrayImage, t_min: u8, border_px: usize, harris_k: f32) -> Vec<Candidate> {
     let (w, h) = (img.width, img.height);
     let mut out = Vec::new();
     if w <= 2 * border_px || h <= 2 * border_px || border_px < HARRIS_HALF as usize + 3 {
         return out;
     }
-    scores.clear();
-    scores.resize(w * h, 0);
-    // FAST scores two pixels beyond the border, for the neighbourhood gate.
-    let (b0, bx1, by1) = (border_px - 2, w - border_px + 2, h - border_px + 2);
-    for y in b0..by1 {
-        for x in b0..bx1 {
-            scores[y * w + x] = fast_score(img, x, y, t_min);
-        }
+    // Response rows and columns border - 1 ..= size - border (the 3x3 neighbourhoods of the maxima).
+    let mut harris = HarrisRows::new(w, border_px - 1, w - border_px + 1);
+    let mut fast = FastCache::new(w, t_min);
+    // Ring of the last three response rows.
+    let mut resp = vec![0.0f32; 3 * w];
+    for y in border_px - 3..border_px + 2 {
+        fast.clear_row(y);
     }
-    let resp = harris_map(img, harris_k);
-    for y in border_px..h - border_px {
+    harris.run(img, harris_k, border_px - 1, h - border_px + 1, |yr, row| {
+        let slot = (yr % 3) * w;
+        resp[slot..slot + w].copy_from_slice(row);
+        if yr < border_px + 1 {
+            return;
+        }
+        // Row y = yr - 1 has both neighbours now.
+        let y = yr - 1;
+        fast.clear_row(y + 2);
+        let up = &resp[((y - 1) % 3) * w..((y - 1) % 3 + 1) * w];
+        let cur = &resp[(y % 3) * w..(y % 3 + 1) * w];
+        let dn = &resp[((y + 1) % 3) * w..((y + 1) % 3 + 1) * w];
         for x in border_px..w - border_px {
-            let r = resp[y * w + x];
+            let r = cur[x];
             if r <= 0.0 {
                 continue;
             }
             // Ties are broken towards the later pixel in raster order, deterministically.
-            let before = [resp[(y - 1) * w + x - 1], resp[(y - 1) * w + x], resp[(y - 1) * w + x + 1], resp[y * w + x - 1]];
-            let after = [resp[y * w + x + 1], resp[(y + 1) * w + x - 1], resp[(y + 1) * w + x], resp[(y + 1) * w + x + 1]];
-            if before.iter().any(|&n| n > r) || after.iter().any(|&n| n >= r) {
+            if cur[x - 1] > r || cur[x + 1] >= r {
                 continue;
             }
-            let mut fast = 0u8;
-            for yy in y - 2..=y + 2 {
-                for &s in &scores[yy * w + x - 2..=yy * w + x + 2] {
-                    fast = fast.max(s);
-                }
+            if up[x - 1] > r || up[x] > r || up[x + 1] > r || dn[x - 1] >= r || dn[x] >= r || dn[x + 1] >= r {
+                continue;
             }
-            if fast == 0 {
+            let fast_score = fast.max_around(img, x, y);
+            if fast_score == 0 {
                 continue;
             }
             // Sub-pixel peak: separate parabola fits along x and y.
@@ -198,11 +281,11 @@ pub(crate) fn corners(img: &GrayImage, t_min: u8, border_px: usize, harris_k: f3
                     0.0
                 }
             };
-            let dx = fit(resp[y * w + x - 1], resp[y * w + x + 1]);
-            let dy = fit(resp[(y - 1) * w + x], resp[(y + 1) * w + x]);
-            out.push(Candidate { x, y, dx, dy, fast_score: fast, harris: r });
+            let dx = fit(cur[x - 1], cur[x + 1]);
+            let dy = fit(up[x], dn[x]);
+            out.push(Candidate { x, y, dx, dy, fast_score, harris: r });
         }
-    }
+    });
     out
 }
 
@@ -271,8 +354,7 @@ mod tests {
                 img.data[y * w + x] = 200;
             }
         }
-        let mut scratch = Vec::new();
-        let c = corners(&img, 20, 8, 0.04, &mut scratch);
+        let c = corners(&img, 20, 8, 0.04);
         assert!(!c.is_empty());
         // The corner is at (19.5, 19.5); the Harris peak of a step corner sits inside the bright
         // quadrant by up to half the window (and does so the same way in every view).
@@ -280,7 +362,7 @@ mod tests {
         let (x, y) = (c[0].x as f32 + c[0].dx, c[0].y as f32 + c[0].dy);
         assert!((19.5..=22.5).contains(&x) && (19.5..=22.5).contains(&y) && (x - y).abs() < 0.1, "{c:?}");
         let flat = GrayImage { width: w, height: h, data: vec![90; w * h] };
-        assert!(corners(&flat, 5, 8, 0.04, &mut scratch).is_empty());
+        assert!(corners(&flat, 5, 8, 0.04).is_empty());
     }
 
     #[test]

@@ -177,8 +177,7 @@ pub fn detect_and_describe(img: &GrayImage, cfg: &FeatureConfig) -> Features {
         .par_iter()
         .map(|lv| {
             let border = describe::MIN_BORDER_PX.max((cfg.border_px as f32 / lv.scale()).ceil() as usize);
-            let mut scratch = Vec::new();
-            detect::corners(&lv.img, t_min, border, cfg.harris_k, &mut scratch)
+            detect::corners(&lv.img, t_min, border, cfg.harris_k)
         })
         .collect();
 
