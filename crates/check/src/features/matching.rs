@@ -48,8 +48,40 @@ const PARALLEL_MIN_PAIRS: usize = 1 << 18;
 
 /// One pass over `query x train`: the two nearest train descriptors of every query and, with
 /// `columns`, the nearest query of every train descriptor packed as `distance << 32 | query index`
-/// (the minimum is the nearest, ties to the lower index).
+/// (the minimum is the nearest, ties to the lower index). Uses the hardware population count where
+/// the CPU has one and the build does not already assume it; the result is the same either way.
 fn scan_chunk(first: usize, queries: &[Descriptor], train: &[Descriptor], columns: bool) -> (Vec<Nearest>, Vec<u64>) {
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: `scan_chunk_popcnt` only needs the `popcnt` instruction, which the running CPU
+        // has (checked just above).
+        return unsafe { scan_chunk_popcnt(first, queries, train, columns) };
+    }
+    scan_chunk_with(first, queries, train, columns, hamming)
+}
+
+/// [`scan_chunk_with`] compiled with the `popcnt` instruction (`count_ones` becomes one instruction
+/// per word).
+#[cfg(all(target_arch = "x86_64", not(target_feature = "popcnt")))]
+#[target_feature(enable = "popcnt")]
+unsafe fn scan_chunk_popcnt(first: usize, queries: &[Descriptor], train: &[Descriptor], columns: bool) -> (Vec<Nearest>, Vec<u64>) {
+    #[inline(always)]
+    fn popcnt_distance(a: &Descriptor, b: &Descriptor) -> u32 {
+        (a[0] ^ b[0]).count_ones() + (a[1] ^ b[1]).count_ones() + (a[2] ^ b[2]).count_ones() + (a[3] ^ b[3]).count_ones()
+    }
+    scan_chunk_with(first, queries, train, columns, popcnt_distance)
+}
+
+/// The body of [`scan_chunk`] for a given distance function (inlined into each caller so that the
+/// distance is compiled with the caller's target features).
+#[inline(always)]
+fn scan_chunk_with(
+    first: usize,
+    queries: &[Descriptor],
+    train: &[Descriptor],
+    columns: bool,
+    distance: impl Fn(&Descriptor, &Descriptor) -> u32,
+) -> (Vec<Nearest>, Vec<u64>) {
     let mut rows = Vec::with_capacity(queries.len());
     let mut cols = if columns { vec![u64::MAX; train.len()] } else { Vec::new() };
     for (qi, q) in queries.iter().enumerate() {
@@ -68,13 +100,13 @@ fn scan_chunk(first: usize, queries: &[Descriptor], train: &[Descriptor], column
         };
         if columns {
             for (j, (t, col)) in train.iter().zip(cols.iter_mut()).enumerate() {
-                let d = hamming(q, t);
+                let d = distance(q, t);
                 *col = (*col).min((d as u64) << 32 | tag);
                 visit(j, d);
             }
         } else {
             for (j, t) in train.iter().enumerate() {
-                visit(j, hamming(q, t));
+                visit(j, distance(q, t));
             }
         }
         rows.push((best_i, d1, d2));
