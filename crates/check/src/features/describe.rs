@@ -114,13 +114,17 @@ pub(crate) fn describe(level: &Level, x: usize, y: usize, angle_rad: f32) -> Des
     let (s, c) = angle_rad.sin_cos();
     let w = level.img.width;
     let pts = pattern_points();
-    // Rotated points rounded to the nearest pixel, as offsets into the box-sum image. Offsets are
-    // within +-PATTERN_RADIUS, so shifting by 64 makes truncation a floor.
+    // Rotated points rounded to the nearest pixel, as offsets into the box-sum image. Adding
+    // 1.5 * 2^23 rounds an f32 of magnitude below 2^22 to an integer (ties to even), and the bits
+    // of the sum then hold that integer: vectorisable rounding and conversion.
+    const MAGIC: f32 = 12_582_912.0;
+    let round = |v: f32| (v + MAGIC) - MAGIC;
+    let wf = w as f32;
     let mut off = [0i32; 512];
     for ((o, &px), &py) in off.iter_mut().zip(&pts.x).zip(&pts.y) {
-        let rx = (c * px - s * py + 64.5) as i32 - 64;
-        let ry = (s * px + c * py + 64.5) as i32 - 64;
-        *o = ry * w as i32 + rx;
+        let rx = round(c * px - s * py);
+        let ry = round(s * px + c * py);
+        *o = (ry * wf + rx + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32;
     }
     // The box sums within the reach of the pattern around the keypoint.
     let reach = (PATTERN_RADIUS as usize + 1) * (w + 1);

@@ -51,20 +51,19 @@ fn has_run9(mask: u32) -> bool {
     (m8 & (m >> 8)) != 0
 }
 
-/// FAST score of pixel `(x, y)`: the largest `t` for which 9 contiguous circle pixels are all
-/// brighter than `p + t` or all darker than `p - t` (strict), or 0 when there is none `>= t_min`.
-/// The caller keeps `(x, y)` at least 3 pixels from the edges.
+/// Offsets of [`CIRCLE`] in a row-major image of width `w`.
+fn circle_offsets(w: usize) -> [isize; 16] {
+    std::array::from_fn(|k| CIRCLE[k].1 * w as isize + CIRCLE[k].0)
+}
+
+/// FAST score of the pixel at index `centre` of `data` (`offsets` from [`circle_offsets`]): the
+/// largest `t` for which 9 contiguous circle pixels are all brighter than `p + t` or all darker than
+/// `p - t` (strict), or 0 when there is none `>= t_min`. The caller keeps the pixel at least 3
+/// pixels from the edges.
 #[inline]
-fn fast_score(img: &GrayImage, x: usize, y: usize, t_min: u8) -> u8 {
-    let w = img.width;
-    let data = &img.data;
-    // The 7x7 window as fixed-length rows: constant indices below need no bounds checks.
-    let rows: [&[u8]; 7] = std::array::from_fn(|dy| {
-        let start = (y + dy - 3) * w + x - 3;
-        &data[start..start + 7]
-    });
-    let at = |k: usize| rows[(CIRCLE[k].1 + 3) as usize][(CIRCLE[k].0 + 3) as usize] as i32;
-    let p = rows[3][3] as i32;
+fn fast_score(data: &[u8], centre: usize, offsets: &[isize; 16], t_min: u8) -> u8 {
+    let at = |k: usize| data[(centre as isize + offsets[k]) as usize] as i32;
+    let p = data[centre] as i32;
     let t = t_min as i32;
     // Quick rejection: a 9-arc covers two adjacent compass pixels.
     let c = [at(0), at(4), at(8), at(12)];
@@ -82,18 +81,18 @@ fn fast_score(img: &GrayImage, x: usize, y: usize, t_min: u8) -> u8 {
     if !has_run9(mb) && !has_run9(md) {
         return 0;
     }
-    // Score: max over 9-arcs of (min |d| with a consistent sign) - 1 (strict inequality).
-    let mut best = 0i32;
-    for start in 0..16 {
-        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
-        for j in 0..9 {
-            let v = d[(start + j) & 15];
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        best = best.max(lo - 1).max(-hi - 1);
-    }
-    best.clamp(0, 255) as u8
+    // Score: max over 9-arcs of (min |d| with a consistent sign) - 1 (strict inequality). Minima
+    // and maxima of every 9-arc by doubling: arcs of 2, 4, 8, then 8 + 1, over the doubled circle.
+    let e: [i16; 32] = std::array::from_fn(|k| d[k & 15] as i16);
+    let lo2: [i16; 31] = std::array::from_fn(|k| e[k].min(e[k + 1]));
+    let hi2: [i16; 31] = std::array::from_fn(|k| e[k].max(e[k + 1]));
+    let lo4: [i16; 29] = std::array::from_fn(|k| lo2[k].min(lo2[k + 2]));
+    let hi4: [i16; 29] = std::array::from_fn(|k| hi2[k].max(hi2[k + 2]));
+    let lo9: [i16; 16] = std::array::from_fn(|k| lo4[k].min(lo4[k + 4]).min(e[k + 8]));
+    let hi9: [i16; 16] = std::array::from_fn(|k| hi4[k].max(hi4[k + 4]).max(e[k + 8]));
+    let lo = lo9.iter().copied().max().unwrap_or(0) as i32;
+    let hi = hi9.iter().copied().min().unwrap_or(0) as i32;
+    (lo - 1).max(-hi - 1).clamp(0, 255) as u8
 }
 
 /// Streaming Harris response `det(M) - k tr(M)^2` of a level over rows `y0..y1` and columns
@@ -159,6 +158,8 @@ impl HarrisRows {
     fn run(&mut self, img: &GrayImage, k: f32, y0: usize, y1: usize, mut emit: impl FnMut(usize, &[f32])) {
         let half = HARRIS_HALF as usize;
         let n = ((2 * half + 1) * (2 * half + 1)) as f64 * (2.0 * 255.0) * (2.0 * 255.0);
+        // det and trace^2 of the raw sums are exact in f64 (sums < 2^24); normalise once.
+        let scale = 1.0 / (n * n);
         let k = k as f64;
         for yy in y0 - half..y0 + half {
             self.products(img, yy);
@@ -177,8 +178,8 @@ impl HarrisRows {
                 v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6]
             };
             for (i, o) in out.iter_mut().enumerate() {
-                let (a, b, c) = (sum7(a, i) as f64 / n, sum7(b, i) as f64 / n, sum7(c, i) as f64 / n);
-                *o = ((a * b - c * c) - k * (a + b) * (a + b)) as f32;
+                let (a, b, c) = (sum7(a, i) as f64, sum7(b, i) as f64, sum7(c, i) as f64);
+                *o = (((a * b - c * c) - k * (a + b) * (a + b)) * scale) as f32;
             }
             emit(y, &self.out);
             self.accumulate(y - half, -1.0);
@@ -191,6 +192,7 @@ impl HarrisRows {
 struct FastCache {
     w: usize,
     t_min: u8,
+    offsets: [isize; 16],
     rows: Vec<u16>,
 }
 
@@ -198,7 +200,7 @@ impl FastCache {
     const UNKNOWN: u16 = u16::MAX;
 
     fn new(w: usize, t_min: u8) -> Self {
-        Self { w, t_min, rows: vec![Self::UNKNOWN; 5 * w] }
+        Self { w, t_min, offsets: circle_offsets(w), rows: vec![Self::UNKNOWN; 5 * w] }
     }
 
     /// Forgets the scores of the ring slot that row `y` will use.
@@ -216,7 +218,7 @@ impl FastCache {
             for xx in x - 2..=x + 2 {
                 let cell = &mut self.rows[slot + xx];
                 if *cell == Self::UNKNOWN {
-                    *cell = fast_score(img, xx, yy, self.t_min) as u16;
+                    *cell = fast_score(&img.data, yy * self.w + xx, &self.offsets, self.t_min) as u16;
                 }
                 best = best.max(*cell as u8);
             }
