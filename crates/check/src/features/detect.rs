@@ -243,6 +243,7 @@ pub(crate) fn corners(img: &GrayImage, t_min: u8, border_px: usize, harris_k: f3
     let mut fast = FastCache::new(w, t_min);
     // Ring of the last three response rows.
     let mut resp = vec![0.0f32; 3 * w];
+    let mut flags: Vec<u8> = Vec::with_capacity(w);
     for y in border_px - 3..border_px + 2 {
         fast.clear_row(y);
     }
@@ -258,18 +259,17 @@ pub(crate) fn corners(img: &GrayImage, t_min: u8, border_px: usize, harris_k: f3
         let up = &resp[((y - 1) % 3) * w..((y - 1) % 3 + 1) * w];
         let cur = &resp[(y % 3) * w..(y % 3 + 1) * w];
         let dn = &resp[((y + 1) % 3) * w..((y + 1) % 3 + 1) * w];
-        for x in border_px..w - border_px {
+        // 3x3 maxima, branch-free over the row (vectorisable), then a scan of the rare flags. Ties
+        // are broken towards the later pixel in raster order, deterministically.
+        let (x0, x1) = (border_px, w - border_px);
+        flags.clear();
+        flags.extend((x0..x1).map(|x| {
             let r = cur[x];
-            if r <= 0.0 {
-                continue;
-            }
-            // Ties are broken towards the later pixel in raster order, deterministically.
-            if cur[x - 1] > r || cur[x + 1] >= r {
-                continue;
-            }
-            if up[x - 1] > r || up[x] > r || up[x + 1] > r || dn[x - 1] >= r || dn[x] >= r || dn[x + 1] >= r {
-                continue;
-            }
+            ((r > 0.0) & (cur[x - 1] <= r) & (cur[x + 1] < r) & (up[x - 1] <= r) & (up[x] <= r) & (up[x + 1] <= r) & (dn[x - 1] < r) & (dn[x] < r) & (dn[x + 1] < r))
+                as u8
+        }));
+        for (x, _) in (x0..x1).zip(&flags).filter(|(_, &f)| f != 0) {
+            let r = cur[x];
             let fast_score = fast.max_around(img, x, y);
             if fast_score == 0 {
                 continue;
