@@ -237,4 +237,7 @@ fn gates_and_bad_input() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope"));
     let o = worldrig(&["check", dir.path().join("missing").to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
+    let o = worldrig(&["check", log.to_str().unwrap(), "--out", out.to_str().unwrap(), "--cameras", "no_such_camera"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no frames"), "{}", String::from_utf8_lossy(&o.stderr));
 }

@@ -189,6 +189,18 @@ pub fn check_log(path: &Path, opts: &CheckOptions, progress: &(dyn Fn(usize, usi
     }
 
     let mut decode_s = read_started.elapsed().as_secs_f64();
+    let without: Vec<&str> = clips.iter().filter(|c| !raw.keys().any(|(clip, _)| clip == &c.clip_id)).map(|c| c.clip_id.as_str()).collect();
+    if without.len() == clips.len() {
+        return Err(CheckError::Invalid(format!(
+            "{}: no frames for clip(s) {}{}: nothing to check (a log of labels only, e.g. an imported RDS-HQ layout without videos)",
+            path.display(),
+            without.join(", "),
+            if opts.cameras.is_empty() { String::new() } else { format!(" with camera(s) {}", opts.cameras.join(", ")) }
+        )));
+    }
+    for id in &without {
+        tracing::warn!("{}: clip {id} has no frames; it is reported with no pairs", path.display());
+    }
     let mut clip_reports = Vec::new();
     for clip in &clips {
         let rig = &labels
