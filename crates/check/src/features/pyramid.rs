@@ -209,10 +209,20 @@ fn downsample(img: &GrayImage, w: usize, h: usize, s: &mut Scratch) -> GrayImage
             let top = top_row[x0] * (1.0 - ax) + top_row[x1] * ax;
             let bot = bot_row[x0] * (1.0 - ax) + bot_row[x1] * ax;
             let v = top * (1.0 - ay) + bot * ay;
-            *o = (v + 0.5).clamp(0.0, 255.0) as u8;
+            *o = to_u8(v);
         }
     }
     GrayImage { width: w, height: h, data }
+}
+
+/// `v` rounded to the nearest integer (ties to even) and clamped to `0..=255`, without a
+/// saturating float conversion (so the loops calling it vectorise): adding 1.5 * 2^23 rounds, and
+/// the bits of the sum then hold the integer.
+#[inline(always)]
+fn to_u8(v: f32) -> u8 {
+    const MAGIC: f32 = 12_582_912.0;
+    let v = v.clamp(-1.0, 256.0);
+    ((v + MAGIC).to_bits() as i32 - MAGIC.to_bits() as i32).clamp(0, 255) as u8
 }
 
 /// Sums of the `(2 BOX_HALF + 1)^2` box centred on every pixel where it fits (zero elsewhere).
@@ -283,7 +293,8 @@ mod tests {
                 let x1 = (x0 + 1).min(60);
                 let p = |xx: usize, yy: usize| blurred[yy * 61 + xx];
                 let v = (p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax) * (1.0 - ay) + (p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax) * ay;
-                assert_eq!(got.data[y * w + x], (v + 0.5).clamp(0.0, 255.0) as u8, "({x}, {y})");
+                assert_eq!(got.data[y * w + x], to_u8(v), "({x}, {y})");
+                assert!((got.data[y * w + x] as f32 - v).abs() <= 0.5, "({x}, {y})");
             }
         }
     }
