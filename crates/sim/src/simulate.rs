@@ -123,34 +123,51 @@ pub fn simulate(cfg: &SimConfig, out: &Path) -> Result<SimReport, SimError> {
         tracing::info!(clip = %clip_id, layout = ?world.layout, lanes = world.lanes_each_way, manoeuvre = ?world.manoeuvre, "generated world");
         let poses: Vec<Pose3> = times.iter().map(|&t| world.ego.pose_at(t)).collect();
         let trajectory = Trajectory::new(times.clone(), poses.clone())?;
-        for chunk in (0..cfg.frames).collect::<Vec<_>>().chunks(cfg.chunk_frames.max(1)) {
-            let jobs: Vec<(usize, usize)> = chunk.iter().flat_map(|&k| (0..cfg.rig.cameras.len()).map(move |ci| (k, ci))).collect();
-            let views: Vec<SceneView<'_>> = chunk.iter().map(|&k| scene_at(&world, times[k])).collect();
-            let encoded: Vec<Result<Vec<u8>, SimError>> = jobs
-                .par_iter()
-                .map(|&(k, ci)| {
-                    let cam = &cfg.rig.cameras[ci];
-                    let world_from_camera = poses[k] * cam.rig_from_camera;
-                    let frame = render(&rays[ci], &world_from_camera, &views[k - chunk[0]]);
-                    let png = encode_png(&frame.image);
-                    bar.inc(1);
-                    png
-                })
-                .collect();
-            for (&(k, ci), png) in jobs.iter().zip(encoded) {
-                let png = png?;
-                report.png_bytes += png.len() as u64;
-                report.camera_frames += 1;
-                writer.add_frame(FrameRecord {
-                    clip_id: clip_id.clone(),
-                    camera: cfg.rig.cameras[ci].name.clone(),
-                    frame_index: k as i64,
-                    timestamp_us: times[k],
-                    image_format: "png".into(),
-                    image: png.into(),
-                })?;
+        // Chunks are rendered on a helper thread (with the rayon pool) while this thread writes
+        // the previous chunk, so the pool never waits for the writer; at most one rendered chunk
+        // waits in the channel, which bounds memory. Frames are written in order.
+        let chunks: Vec<Vec<usize>> = (0..cfg.frames).collect::<Vec<_>>().chunks(cfg.chunk_frames.max(1)).map(|c| c.to_vec()).collect();
+        type Rendered = Vec<((usize, usize), Result<Vec<u8>, SimError>)>;
+        std::thread::scope(|scope| -> Result<(), SimError> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Rendered>(1);
+            let (world, poses, times, rays, bar) = (&world, &poses, &times, &rays, &bar);
+            scope.spawn(move || {
+                for chunk in &chunks {
+                    let jobs: Vec<(usize, usize)> = chunk.iter().flat_map(|&k| (0..cfg.rig.cameras.len()).map(move |ci| (k, ci))).collect();
+                    let views: Vec<SceneView<'_>> = chunk.iter().map(|&k| scene_at(world, times[k])).collect();
+                    let encoded: Rendered = jobs
+                        .par_iter()
+                        .map(|&(k, ci)| {
+                            let cam = &cfg.rig.cameras[ci];
+                            let world_from_camera = poses[k] * cam.rig_from_camera;
+                            let frame = render(&rays[ci], &world_from_camera, &views[k - chunk[0]]);
+                            let png = encode_png(&frame.image);
+                            bar.inc(1);
+                            ((k, ci), png)
+                        })
+                        .collect();
+                    if tx.send(encoded).is_err() {
+                        break; // the writer failed
+                    }
+                }
+            });
+            for encoded in rx {
+                for ((k, ci), png) in encoded {
+                    let png = png?;
+                    report.png_bytes += png.len() as u64;
+                    report.camera_frames += 1;
+                    writer.add_frame(FrameRecord {
+                        clip_id: clip_id.clone(),
+                        camera: cfg.rig.cameras[ci].name.clone(),
+                        frame_index: k as i64,
+                        timestamp_us: times[k],
+                        image_format: "png".into(),
+                        image: png.into(),
+                    })?;
+                }
             }
-        }
+            Ok(())
+        })?;
         let notes = serde_json::json!({
             "layout": world.layout, "lanes_each_way": world.lanes_each_way, "manoeuvre": world.manoeuvre,
             "time_of_day": world.env.time_of_day, "weather": world.env.weather, "pedestrians": cfg.world.pedestrians,
