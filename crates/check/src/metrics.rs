@@ -98,6 +98,9 @@ impl Default for CheckOptions {
     }
 }
 
+/// Encoded frames per (clip, camera): (frame index, timestamp, image bytes, where it came from).
+type RawFrames = BTreeMap<(String, String), Vec<(i64, i64, worldrig_scenelog::ImageBytes, String)>>;
+
 /// One decoded and described frame.
 struct FrameData {
     frame_index: i64,
@@ -251,7 +254,7 @@ fn check_clip(
     clip: &ClipRecord,
     rig: &Rig,
     poses: &Trajectory,
-    raw: &mut BTreeMap<(String, String), Vec<(i64, i64, worldrig_scenelog::ImageBytes, String)>>,
+    raw: &mut RawFrames,
     opts: &CheckOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
     decode_s: &mut f64,
