@@ -80,9 +80,9 @@ fn blur_row(row: &[u8], kernel: &[f32], padded: &mut Vec<f32>, dst: &mut [f32]) 
     let w = row.len();
     let r = kernel.len() / 2;
     padded.clear();
-    padded.extend(std::iter::repeat(row[0] as f32).take(r));
+    padded.extend(std::iter::repeat_n(row[0] as f32, r));
     padded.extend(row.iter().map(|&v| v as f32));
-    padded.extend(std::iter::repeat(row[w - 1] as f32).take(r));
+    padded.extend(std::iter::repeat_n(row[w - 1] as f32, r));
     dst.fill(0.0);
     for (t, &kv) in kernel.iter().enumerate() {
         for (d, &s) in dst.iter_mut().zip(&padded[t..t + w]) {
