@@ -96,6 +96,23 @@ fn objects_of(world: &World, times: &[i64]) -> Vec<ObjectSample> {
     out
 }
 
+/// Stops the other render workers when one panics (so that none waits for the writer forever
+/// and the panic reaches the caller).
+struct ReleaseOnPanic<'a> {
+    stop: &'a std::sync::atomic::AtomicBool,
+    written: &'a (std::sync::Mutex<usize>, std::sync::Condvar),
+}
+
+impl Drop for ReleaseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _guard = self.written.0.lock().unwrap_or_else(|e| e.into_inner());
+            self.written.1.notify_all();
+        }
+    }
+}
+
 /// Runs the simulation and writes the log at `out`.
 pub fn simulate(cfg: &SimConfig, out: &Path) -> Result<SimReport, SimError> {
     if cfg.frames == 0 || cfg.clips == 0 || !(cfg.fps > 0.0) {
@@ -123,37 +140,61 @@ pub fn simulate(cfg: &SimConfig, out: &Path) -> Result<SimReport, SimError> {
         tracing::info!(clip = %clip_id, layout = ?world.layout, lanes = world.lanes_each_way, manoeuvre = ?world.manoeuvre, "generated world");
         let poses: Vec<Pose3> = times.iter().map(|&t| world.ego.pose_at(t)).collect();
         let trajectory = Trajectory::new(times.clone(), poses.clone())?;
-        // Chunks are rendered on a helper thread (with the rayon pool) while this thread writes
-        // the previous chunk, so the pool never waits for the writer; at most one rendered chunk
-        // waits in the channel, which bounds memory. Frames are written in order.
-        let chunks: Vec<Vec<usize>> = (0..cfg.frames).collect::<Vec<_>>().chunks(cfg.chunk_frames.max(1)).map(|c| c.to_vec()).collect();
-        type Rendered = Vec<((usize, usize), Result<Vec<u8>, SimError>)>;
+        // Render workers (one per rayon thread) take camera-frames in order from a shared counter
+        // and hand them to this thread, which writes them in order. There is no barrier between
+        // frames, and a worker waits before starting a job more than `window` jobs ahead of the
+        // writer, which bounds memory like the old per-chunk batches.
+        let cams = cfg.rig.cameras.len();
+        let n_jobs = cfg.frames * cams;
+        let window = (cfg.chunk_frames.max(1) * cams).max(2 * rayon::current_num_threads());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let written = (std::sync::Mutex::new(0usize), std::sync::Condvar::new());
+        let stop = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| -> Result<(), SimError> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Rendered>(1);
-            let (world, poses, times, rays, bar) = (&world, &poses, &times, &rays, &bar);
-            scope.spawn(move || {
-                for chunk in &chunks {
-                    let jobs: Vec<(usize, usize)> = chunk.iter().flat_map(|&k| (0..cfg.rig.cameras.len()).map(move |ci| (k, ci))).collect();
-                    let views: Vec<SceneView<'_>> = chunk.iter().map(|&k| scene_at(world, times[k])).collect();
-                    let encoded: Rendered = jobs
-                        .par_iter()
-                        .map(|&(k, ci)| {
-                            let cam = &cfg.rig.cameras[ci];
-                            let world_from_camera = poses[k] * cam.rig_from_camera;
-                            let frame = render(&rays[ci], &world_from_camera, &views[k - chunk[0]]);
-                            let png = encode_png(&frame.image);
-                            bar.inc(1);
-                            ((k, ci), png)
-                        })
-                        .collect();
-                    if tx.send(encoded).is_err() {
-                        break; // the writer failed
+            let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Vec<u8>, SimError>)>();
+            for _ in 0..rayon::current_num_threads().max(1) {
+                let tx = tx.clone();
+                let (world, poses, times, rays, bar, next, written, stop) = (&world, &poses, &times, &rays, &bar, &next, &written, &stop);
+                scope.spawn(move || {
+                    let _release = ReleaseOnPanic { stop, written };
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if j >= n_jobs {
+                            break;
+                        }
+                        {
+                            let mut w = written.0.lock().unwrap_or_else(|e| e.into_inner());
+                            while j >= *w + window && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                                w = written.1.wait(w).unwrap_or_else(|e| e.into_inner());
+                            }
+                        }
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let (k, ci) = (j / cams, j % cams);
+                        let view = scene_at(world, times[k]);
+                        let world_from_camera = poses[k] * cfg.rig.cameras[ci].rig_from_camera;
+                        let frame = render(&rays[ci], &world_from_camera, &view);
+                        let png = encode_png(&frame.image);
+                        bar.inc(1);
+                        if tx.send((j, png)).is_err() {
+                            break;
+                        }
                     }
-                }
-            });
-            for encoded in rx {
-                for ((k, ci), png) in encoded {
+                });
+            }
+            drop(tx);
+            let mut write_all = || -> Result<(), SimError> {
+                let mut pending = std::collections::BTreeMap::new();
+                let mut j = 0;
+                while j < n_jobs {
+                    let Some(png) = pending.remove(&j) else {
+                        let (i, png) = rx.recv().map_err(|_| SimError::Invalid("a render worker stopped".into()))?;
+                        pending.insert(i, png);
+                        continue;
+                    };
                     let png = png?;
+                    let (k, ci) = (j / cams, j % cams);
                     report.png_bytes += png.len() as u64;
                     report.camera_frames += 1;
                     writer.add_frame(FrameRecord {
@@ -164,9 +205,20 @@ pub fn simulate(cfg: &SimConfig, out: &Path) -> Result<SimReport, SimError> {
                         image_format: "png".into(),
                         image: png.into(),
                     })?;
+                    j += 1;
+                    *written.0.lock().unwrap_or_else(|e| e.into_inner()) = j;
+                    written.1.notify_all();
                 }
+                Ok(())
+            };
+            let result = write_all();
+            if result.is_err() {
+                // Release waiting workers so that the scope can end.
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _guard = written.0.lock().unwrap_or_else(|e| e.into_inner());
+                written.1.notify_all();
             }
-            Ok(())
+            result
         })?;
         let notes = serde_json::json!({
             "layout": world.layout, "lanes_each_way": world.lanes_each_way, "manoeuvre": world.manoeuvre,
