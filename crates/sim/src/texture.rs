@@ -134,7 +134,7 @@ fn unit4(k: [u32; 4]) -> [f32; 4] {
 /// Fractal value noise in [0, 1] (mean 0.5): `octaves` octaves starting at wavelength
 /// `wavelength` (same units as `x`, `y`), each halving the wavelength and amplitude; an octave
 /// whose wavelength is below about twice the footprint `fp` fades to the mean.
-#[inline]
+#[inline(always)]
 pub fn fbm_filtered(x: f32, y: f32, wavelength: f32, octaves: u32, fp: f32, seed: u32) -> f32 {
     if octaves == 0 {
         return 0.5;
@@ -173,7 +173,8 @@ pub fn fbm_filtered(x: f32, y: f32, wavelength: f32, octaves: u32, fp: f32, seed
         }
         i += 4;
     }
-    let norm = 2.0 - 2.0 * 0.5f32.powi(octaves as i32);
+    // 2 - 2 * 0.5^octaves, with 0.5^octaves built from its exponent bits (exact; no powi call).
+    let norm = 2.0 - 2.0 * f32::from_bits((127 - octaves.min(126)) << 23);
     0.5 + sum / norm
 }
 
