@@ -231,7 +231,8 @@ pub fn check_log(path: &Path, opts: &CheckOptions, progress: &(dyn Fn(usize, usi
     })
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+/// Median of the finite values (mean of the middle two for an even count); `None` when none.
+pub(crate) fn median(mut v: Vec<f64>) -> Option<f64> {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
         return None;

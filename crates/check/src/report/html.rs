@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::error::CheckError;
+use crate::metrics::median;
 use crate::result::{CheckReport, ClipReport, PairKind, PoseOutcome};
 
 use super::plots::{self, Bar, RefLine};
@@ -298,15 +299,6 @@ fn outcome_name(o: PoseOutcome) -> &'static str {
     }
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
-}
 
 fn clip_section(page: &mut Page, index: usize, clip: &ClipReport) -> Result<(), CheckError> {
     let key = format!("{index}-{}", slug(&clip.clip_id));

@@ -11,9 +11,9 @@
 //! Geometry", 2nd ed., 2004, section 9.6 (decomposition) and 11.4.3 (Sampson error); P. D. Sampson,
 //! "Fitting conic sections to 'very scattered' data", CGIP 18, 1982.
 
-use nalgebra::{Matrix3, Rotation3, SMatrix, Unit, Vector3};
+use nalgebra::{Matrix3, Rotation3, Unit, Vector3};
 
-use super::linalg::{mat3_from_row_major, project_to_essential, skew, smallest_eigenvector9};
+use super::linalg::{epipolar_normal_matrix, mat3_from_row_major, project_to_essential, skew, smallest_eigenvector9};
 
 pub use super::five_point::{five_point, five_point_into};
 
@@ -68,27 +68,7 @@ fn linear_weighted(
     if n < 8 {
         return None;
     }
-    let mut ata = SMatrix::<f64, 9, 9>::zeros();
-    for k in 0..n {
-        let (b1, b2, w) = get(k);
-        let mut a = [0.0; 9];
-        for i in 0..3 {
-            for j in 0..3 {
-                a[3 * i + j] = b2[i] * b1[j];
-            }
-        }
-        for r in 0..9 {
-            let wr = w * a[r];
-            for c in r..9 {
-                ata[(r, c)] += wr * a[c];
-            }
-        }
-    }
-    for r in 0..9 {
-        for c in 0..r {
-            ata[(r, c)] = ata[(c, r)];
-        }
-    }
+    let ata = epipolar_normal_matrix(n, get);
     let v = smallest_eigenvector9(&ata)?;
     project_to_essential(&mat3_from_row_major(&v))
 }

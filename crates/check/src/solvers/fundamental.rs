@@ -9,10 +9,11 @@
 //! Geometry", 2nd ed., 2004, section 11.1.2 (seven-point algorithm, cubic `det(a F1 + F2) = 0`) and
 //! 11.4.3 (Sampson error); P. D. Sampson, CGIP 18, 1982.
 
-use nalgebra::{Matrix3, Point2, SMatrix, Vector3};
+use nalgebra::{Matrix3, Point2, Vector3};
 
 use super::linalg::{
-    mat3_from_row_major, null_space_rref, real_roots, smallest_eigenvector9, MAX_DEG,
+    epipolar_normal_matrix, mat3_from_row_major, null_space_rref, real_roots, smallest_eigenvector9,
+    MAX_DEG,
 };
 
 /// Isotropic normalisation (Hartley 1997): centroid to the origin, mean distance `sqrt 2`.
@@ -83,28 +84,10 @@ fn eight_point_weighted(
     }
     let t1 = normalizer(n, |k| get(k).0)?;
     let t2 = normalizer(n, |k| get(k).1)?;
-    let mut ata = SMatrix::<f64, 9, 9>::zeros();
-    for k in 0..n {
+    let ata = epipolar_normal_matrix(n, |k| {
         let (p1, p2, w) = get(k);
-        let (a1, a2) = (apply(&t1, &p1), apply(&t2, &p2));
-        let mut a = [0.0; 9];
-        for i in 0..3 {
-            for j in 0..3 {
-                a[3 * i + j] = a2[i] * a1[j];
-            }
-        }
-        for r in 0..9 {
-            let wr = w * a[r];
-            for c in r..9 {
-                ata[(r, c)] += wr * a[c];
-            }
-        }
-    }
-    for r in 0..9 {
-        for c in 0..r {
-            ata[(r, c)] = ata[(c, r)];
-        }
-    }
+        (apply(&t1, &p1), apply(&t2, &p2), w)
+    });
     let v = smallest_eigenvector9(&ata)?;
     let fh = enforce_rank2(&mat3_from_row_major(&v))?;
     denormalize(&fh, &t1, &t2)

@@ -90,6 +90,34 @@ pub(crate) fn mat3_from_row_major(v: &[f64; 9]) -> Matrix3<f64> {
 /// Unit eigenvector of the smallest eigenvalue of a symmetric positive semi-definite 9x9 matrix
 /// (the algebraic least-squares solution of `A f = 0`, `|f| = 1`, given `ata = A^T A`). `None` when
 /// the null space is (numerically) more than one-dimensional or the input is not finite.
+/// The 9x9 normal matrix `sum_k w_k a_k a_k^T` of the epipolar constraint `x2^T M x1 = 0` over
+/// homogeneous correspondences `(x1, x2, w)`, where `a_k` is `x2 x1^T` in row-major order: the
+/// shared step of the weighted linear fundamental and essential fits.
+pub(crate) fn epipolar_normal_matrix(n: usize, get: impl Fn(usize) -> (Vector3<f64>, Vector3<f64>, f64)) -> SMatrix<f64, 9, 9> {
+    let mut ata = SMatrix::<f64, 9, 9>::zeros();
+    for k in 0..n {
+        let (x1, x2, w) = get(k);
+        let mut a = [0.0; 9];
+        for i in 0..3 {
+            for j in 0..3 {
+                a[3 * i + j] = x2[i] * x1[j];
+            }
+        }
+        for r in 0..9 {
+            let wr = w * a[r];
+            for c in r..9 {
+                ata[(r, c)] += wr * a[c];
+            }
+        }
+    }
+    for r in 0..9 {
+        for c in 0..r {
+            ata[(r, c)] = ata[(c, r)];
+        }
+    }
+    ata
+}
+
 pub(crate) fn smallest_eigenvector9(ata: &SMatrix<f64, 9, 9>) -> Option<[f64; 9]> {
     if !ata.iter().all(|v| v.is_finite()) {
         return None;
