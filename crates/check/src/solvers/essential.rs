@@ -22,6 +22,18 @@ pub fn from_pose(rotation: &Rotation3<f64>, translation: &Vector3<f64>) -> Matri
     skew(translation) * rotation.matrix()
 }
 
+/// The algebraic residual `c = b2^T E b1` and the squared tangent-plane gradient norm
+/// `d = |P1 E^T b2|^2 + |P2 E b1|^2` of the Sampson distance on rays: `|c| / sqrt(d)`.
+#[inline]
+pub(crate) fn sampson_terms(e: &Matrix3<f64>, b1: &Vector3<f64>, b2: &Vector3<f64>) -> (f64, f64) {
+    let eb1 = e * b1;
+    let etb2 = e.tr_mul(b2);
+    let c = b2.dot(&eb1);
+    let g1 = etb2 - b1 * b1.dot(&etb2);
+    let g2 = eb1 - b2 * c;
+    (c, g1.norm_squared() + g2.norm_squared())
+}
+
 /// First-order (Sampson) distance of a ray pair to the epipolar constraint `b2^T E b1 = 0`, with the
 /// rays perturbed in the tangent planes of the unit sphere:
 ///
@@ -34,12 +46,7 @@ pub fn from_pose(rotation: &Rotation3<f64>, translation: &Vector3<f64>) -> Matri
 /// threshold becomes `threshold_px / focal_px`. Invariant to the scale of `E`; rays must be unit.
 #[inline]
 pub fn sampson_error_rad(e: &Matrix3<f64>, b1: &Vector3<f64>, b2: &Vector3<f64>) -> f64 {
-    let eb1 = e * b1;
-    let etb2 = e.tr_mul(b2);
-    let c = b2.dot(&eb1);
-    let g1 = etb2 - b1 * b1.dot(&etb2);
-    let g2 = eb1 - b2 * c;
-    let d = g1.norm_squared() + g2.norm_squared();
+    let (c, d) = sampson_terms(e, b1, b2);
     if d > 0.0 {
         (c * c / d).sqrt()
     } else if c == 0.0 {
@@ -139,12 +146,6 @@ mod tests {
     use crate::rng::SplitMix64;
     use crate::solvers::synth;
 
-    fn same_up_to_scale(a: &Matrix3<f64>, b: &Matrix3<f64>, tol: f64) -> bool {
-        let a = a / a.norm();
-        let b = b / b.norm();
-        (a - b).norm().min((a + b).norm()) < tol
-    }
-
     #[test]
     fn five_point_recovers_true_essential_wide_fov() {
         let mut rng = SplitMix64::new(11);
@@ -157,7 +158,7 @@ mod tests {
             let e_true = from_pose(&s.rotation, &s.translation);
             let sols = five_point(&s.b1, &s.b2);
             assert!(sols.len() <= 10);
-            if sols.iter().any(|e| same_up_to_scale(e, &e_true, 1e-6)) {
+            if sols.iter().any(|e| synth::same_up_to_scale(e, &e_true, 1e-6)) {
                 ok += 1;
             }
         }
@@ -193,7 +194,7 @@ mod tests {
             let s = synth::scene(&mut rng, 30, 100.0, 0.0);
             let e_true = from_pose(&s.rotation, &s.translation);
             let e = linear(&s.b1, &s.b2).expect("generic");
-            assert!(same_up_to_scale(&e, &e_true, 1e-8));
+            assert!(synth::same_up_to_scale(&e, &e_true, 1e-8));
             for (a, b) in s.b1.iter().zip(&s.b2) {
                 assert!(sampson_error_rad(&e, a, b) < 1e-9);
             }
@@ -250,7 +251,7 @@ mod tests {
                 better += 1;
             }
             let e_true = from_pose(&s.rotation, &s.translation);
-            assert!(same_up_to_scale(&refined, &e_true, 0.05));
+            assert!(synth::same_up_to_scale(&refined, &e_true, 0.05));
         }
         assert!(better >= 45, "{better}");
     }

@@ -240,12 +240,6 @@ mod tests {
     use crate::rng::SplitMix64;
     use crate::solvers::synth;
 
-    fn close(a: &Matrix3<f64>, b: &Matrix3<f64>, tol: f64) -> bool {
-        let a = a / a.norm();
-        let b = b / b.norm();
-        (a - b).norm().min((a + b).norm()) < tol
-    }
-
     #[test]
     fn eight_point_is_exact_without_noise() {
         let mut rng = SplitMix64::new(1);
@@ -254,7 +248,7 @@ mod tests {
             let n = if trial % 2 == 0 { 8 } else { 40 };
             let p = synth::pinhole_pairs(&mut rng, n, 500.0, 0.0);
             if let Some(f) = eight_point(&p.x1, &p.x2) {
-                if close(&f, &p.f, 1e-6) {
+                if synth::same_up_to_scale(&f, &p.f, 1e-6) {
                     ok += 1;
                 }
                 assert!(f.determinant().abs() < 1e-9);
@@ -272,7 +266,7 @@ mod tests {
             let p = synth::pinhole_pairs(&mut rng, 7, 500.0, 0.0);
             let sols = seven_point(&p.x1, &p.x2);
             assert!(sols.len() <= 3);
-            if sols.iter().any(|f| close(f, &p.f, 1e-6)) {
+            if sols.iter().any(|f| synth::same_up_to_scale(f, &p.f, 1e-6)) {
                 ok += 1;
             }
             for f in &sols {
@@ -313,6 +307,6 @@ mod tests {
         let p = synth::pinhole_pairs(&mut rng, 50, 500.0, 0.0);
         let all: Vec<usize> = (0..50).collect();
         let f = refine_sampson(&p.f, &p.x1, &p.x2, &all, 3).expect("generic");
-        assert!(close(&f, &p.f, 1e-6));
+        assert!(synth::same_up_to_scale(&f, &p.f, 1e-6));
     }
 }

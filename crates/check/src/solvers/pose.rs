@@ -78,12 +78,7 @@ pub fn recover(
 /// absolute value is [`super::essential::sampson_error_rad`].
 #[inline]
 fn signed_sampson(e: &Matrix3<f64>, b1: &Vector3<f64>, b2: &Vector3<f64>) -> f64 {
-    let eb1 = e * b1;
-    let etb2 = e.tr_mul(b2);
-    let c = b2.dot(&eb1);
-    let g1 = etb2 - b1 * b1.dot(&etb2);
-    let g2 = eb1 - b2 * c;
-    let d = g1.norm_squared() + g2.norm_squared();
+    let (c, d) = super::essential::sampson_terms(e, b1, b2);
     if d > 0.0 {
         c / d.sqrt()
     } else {

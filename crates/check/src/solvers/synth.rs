@@ -159,3 +159,10 @@ pub(crate) fn rotation_angle_between(a: &Rotation3<f64>, b: &Rotation3<f64>) -> 
 pub(crate) fn vector_angle(a: &Vector3<f64>, b: &Vector3<f64>) -> f64 {
     a.cross(b).norm().atan2(a.dot(b))
 }
+
+/// Whether two matrices are equal up to scale and sign (relative Frobenius distance below `tol`).
+pub(crate) fn same_up_to_scale(a: &Matrix3<f64>, b: &Matrix3<f64>, tol: f64) -> bool {
+    let a = a / a.norm();
+    let b = b / b.norm();
+    (a - b).norm().min((a + b).norm()) < tol
+}
