@@ -344,6 +344,22 @@ struct Hit {
     p_local: Vector3<f32>,
 }
 
+/// Entry distance of the ray `o + t d`, projected onto one coordinate plane (`(ou, ov)` and
+/// `(du, dv)`), into the infinite circular cylinder of radius `r` about that plane's origin: the
+/// smaller root, or `None` when the ray is parallel to the axis or misses. `b^2 - a c` is formed
+/// as `a r^2 - (o x d)^2`, without the cancellation of `|o|^2` against `r^2`.
+#[inline]
+fn circle_entry(ou: f32, ov: f32, du: f32, dv: f32, r: f32) -> Option<f32> {
+    let a = du * du + dv * dv;
+    if a <= 1e-12 {
+        return None;
+    }
+    let b = ou * du + ov * dv;
+    let cross = ou * dv - ov * du;
+    let disc = a * r * r - cross * cross;
+    (disc >= 0.0).then(|| (-b - disc.sqrt()) / a)
+}
+
 #[inline]
 fn intersect(shape: &Shape, o: &Vector3<f32>, d: &Vector3<f32>, t_max: f32) -> Option<(f32, Vector3<f32>)> {
     match *shape {
@@ -398,18 +414,10 @@ fn intersect(shape: &Shape, o: &Vector3<f32>, d: &Vector3<f32>, t_max: f32) -> O
         Shape::Cylinder { radius_m, height_m } => {
             let (r, hgt) = (radius_m as f32, height_m as f32);
             let mut best: Option<(f32, Vector3<f32>)> = None;
-            let a = d.x * d.x + d.y * d.y;
-            if a > 1e-12 {
-                let b = o.x * d.x + o.y * d.y;
-                // b^2 - a c without the cancellation of |o|^2 against r^2.
-                let cross = o.x * d.y - o.y * d.x;
-                let disc = a * r * r - cross * cross;
-                if disc >= 0.0 {
-                    let t = (-b - disc.sqrt()) / a;
-                    let z = o.z + t * d.z;
-                    if t > 1e-4 && t < t_max && (0.0..=hgt).contains(&z) {
-                        best = Some((t, Vector3::new((o.x + t * d.x) / r, (o.y + t * d.y) / r, 0.0)));
-                    }
+            if let Some(t) = circle_entry(o.x, o.y, d.x, d.y, r) {
+                let z = o.z + t * d.z;
+                if t > 1e-4 && t < t_max && (0.0..=hgt).contains(&z) {
+                    best = Some((t, Vector3::new((o.x + t * d.x) / r, (o.y + t * d.y) / r, 0.0)));
                 }
             }
             if d.z < 0.0 {
@@ -424,17 +432,10 @@ fn intersect(shape: &Shape, o: &Vector3<f32>, d: &Vector3<f32>, t_max: f32) -> O
         Shape::Wheel { radius_m, half_width_m } => {
             let (r, hw) = (radius_m as f32, half_width_m as f32);
             let mut best: Option<(f32, Vector3<f32>)> = None;
-            let a = d.x * d.x + d.z * d.z;
-            if a > 1e-12 {
-                let b = o.x * d.x + o.z * d.z;
-                let cross = o.x * d.z - o.z * d.x;
-                let disc = a * r * r - cross * cross;
-                if disc >= 0.0 {
-                    let t = (-b - disc.sqrt()) / a;
-                    let y = o.y + t * d.y;
-                    if t > 1e-4 && t < t_max && y.abs() <= hw {
-                        best = Some((t, Vector3::new((o.x + t * d.x) / r, 0.0, (o.z + t * d.z) / r)));
-                    }
+            if let Some(t) = circle_entry(o.x, o.z, d.x, d.z, r) {
+                let y = o.y + t * d.y;
+                if t > 1e-4 && t < t_max && y.abs() <= hw {
+                    best = Some((t, Vector3::new((o.x + t * d.x) / r, 0.0, (o.z + t * d.z) / r)));
                 }
             }
             if d.y.abs() > 1e-12 {
