@@ -251,20 +251,28 @@ impl Packet {
     /// outside every pixel-centre ray.
     fn new(ctx: &TraceCtx<'_, '_>, dirs: &[Vector3<f32>], w: usize, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, border_pad: Option<f32>) -> Option<Packet> {
         let (mut lo, mut hi) = (Vector3::repeat(f32::INFINITY), Vector3::repeat(f32::NEG_INFINITY));
-        let mut t_far = 0.0f32;
         for j in rows {
             for d in &dirs[j * w + cols.start..j * w + cols.end] {
-                if *d == Vector3::zeros() {
+                if no_ray(d) {
                     continue;
                 }
                 lo = lo.inf(d);
                 hi = hi.sup(d);
-                let (t_max, t_search) = search_limits(ctx, d);
-                t_far = t_far.max(t_max.min(t_search));
             }
         }
         if lo.x > hi.x {
             return None;
+        }
+        // The furthest search of any ray: `search_limits` depends on `d.z` alone and, on each
+        // side of horizontal, is monotone in it (largest nearest to horizontal), so its maximum
+        // over the block is at an end of the block's `d.z` range or at 0 when the range holds 0.
+        let reach = |z: f32| {
+            let (t_max, t_search) = search_limits(ctx, &Vector3::new(0.0, 0.0, z));
+            t_max.min(t_search)
+        };
+        let mut t_far = reach(lo.z).max(reach(hi.z));
+        if lo.z <= 0.0 && hi.z >= 0.0 {
+            t_far = t_far.max(reach(0.0));
         }
         // Sub-pixel rays lie between the block's rays up to second-order terms: pad a little.
         let pad = 1e-4 + border_pad.unwrap_or(0.0);
@@ -285,6 +293,12 @@ impl Packet {
         }
         Some(Packet { sign, inv, t_far: t_far * 1.001 + 1e-3 })
     }
+}
+
+/// Whether a camera has no ray through a pixel (its direction is stored as zero).
+#[inline(always)]
+fn no_ray(d: &Vector3<f32>) -> bool {
+    d.x == 0.0 && d.y == 0.0 && d.z == 0.0
 }
 
 /// `1 / d` per component, with zero components replaced by a tiny value of the same sign so that
@@ -540,7 +554,7 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
         })
         .collect();
     // World ray directions (zero where the camera has no ray).
-    let dirs: Vec<Vector3<f32>> = rays.dirs.iter().map(|dc| if *dc == Vector3::zeros() { *dc } else { rot * dc }).collect();
+    let dirs: Vec<Vector3<f32>> = rays.dirs.iter().map(|dc| if no_ray(dc) { *dc } else { rot * dc }).collect();
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); rays.tiles_x * rays.tiles_y];
     for ti in 0..lists.len() {
         let (tx, ty) = (ti % rays.tiles_x, ti / rays.tiles_x);
@@ -559,7 +573,7 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
             for i in cols.clone() {
                 let p = j * w + i;
                 let d = dirs[p];
-                if d == Vector3::zeros() {
+                if no_ray(&d) {
                     continue;
                 }
                 let (c, id, t) = trace(&ctx, list, &d, rays.pixel_angle[p]);
@@ -576,7 +590,7 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
             let p = j * w + i;
             let me = ids[p];
             let differs = (i + 1 < w && ids[p + 1] != me) || (j + 1 < h && ids[p + w] != me) || (i > 0 && ids[p - 1] != me) || (j > 0 && ids[p - w] != me);
-            if differs && rays.dirs[p] != Vector3::zeros() {
+            if differs && !no_ray(&rays.dirs[p]) {
                 edge.push(p);
             }
         }
@@ -631,7 +645,7 @@ fn sub_pixel_ray(dirs: &[Vector3<f32>], w: usize, h: usize, i: usize, j: usize, 
     let j0 = if sy < 0.0 { j.max(1) - 1 } else { j.min(h - 2) };
     let (fx, fy) = (i as f32 + sx - i0 as f32, j as f32 + sy - j0 as f32);
     let (a, b, c, d) = (dirs[j0 * w + i0], dirs[j0 * w + i0 + 1], dirs[(j0 + 1) * w + i0], dirs[(j0 + 1) * w + i0 + 1]);
-    if a == Vector3::zeros() || b == Vector3::zeros() || c == Vector3::zeros() || d == Vector3::zeros() {
+    if no_ray(&a) || no_ray(&b) || no_ray(&c) || no_ray(&d) {
         return None;
     }
     let top = a + (b - a) * fx;
