@@ -143,6 +143,36 @@ pub fn fbm(x: f64, y: f64, f: f64, octaves: &[(f64, f64)], seed: u32) -> f64 {
     sum
 }
 
+/// Four value-noise lanes in [-1, 1] at once (SSE2, `f32`; [`crate::texture::value_noise4`]):
+/// lane `l` samples the lattice of spacing `1 / k[l]` metres at `(x, y)` with seed `seeds[l]`.
+/// World coordinates are scaled in `f64` before rounding to `f32`, so the lattice position keeps
+/// sub-millimetre precision anywhere in a world.
+#[inline(always)]
+pub fn noise4(x: f64, y: f64, k: [f64; 4], seeds: [u32; 4]) -> [f64; 4] {
+    let v = crate::texture::value_noise4(k.map(|k| (x * k) as f32), k.map(|k| (y * k) as f32), seeds);
+    v.map(|v| 2.0 * v as f64 - 1.0)
+}
+
+/// [`fbm`] for up to four octaves, their noise evaluated together by [`noise4`] (lane `i` is
+/// octave `i`; coarsest first, so once the first octave is filtered away all are).
+#[inline(always)]
+pub fn fbm4<const N: usize>(x: f64, y: f64, f: f64, octaves: &[(f64, f64); N], seed: u32) -> f64 {
+    const { assert!(N >= 1 && N <= 4) };
+    let inv_2f = 0.5 / f;
+    let (mut w, mut k, mut seeds) = ([0.0f64; 4], [0.0f64; 4], [0u32; 4]);
+    for (i, &(lambda, amp)) in octaves.iter().enumerate() {
+        let t = ((lambda - 2.0 * f) * inv_2f).clamp(0.0, 1.0);
+        w[i] = t * t * (3.0 - 2.0 * t) * amp;
+        k[i] = 1.0 / lambda;
+        seeds[i] = seed.wrapping_add(i as u32 * 0x3C6E_F372);
+    }
+    if w.iter().all(|&w| w <= 0.0) {
+        return 0.0;
+    }
+    let n = noise4(x, y, k, seeds);
+    w[0] * n[0] + w[1] * n[1] + w[2] * n[2] + w[3] * n[3]
+}
+
 #[inline(always)]
 pub fn mix3(a: [f64; 3], b: [f64; 3], t: f64) -> [f64; 3] {
     [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
@@ -181,7 +211,7 @@ impl GroundStyle {
         // Tone: smooth variations from 7 m down to 20 cm (wavelength, amplitude); finer grain
         // comes from the aggregate below.
         const OCTAVES: [(f64, f64); 3] = [(7.0, 0.12), (1.1, 0.12), (0.2, 0.15)];
-        let mut tone = 1.0 + fbm(x, y, f, &OCTAVES, seed);
+        let mut tone = 1.0 + fbm4(x, y, f, &OCTAVES, seed);
 
         // Aggregate: one stone per 12 cm cell, light or dark, anti-aliased discs.
         let w_stone = detail_weight(0.12, f);
@@ -277,7 +307,7 @@ impl GroundStyle {
         let w_slab = detail_weight(column_m.min(self.slab_m), f);
         let mut tone = 1.0 + w_slab * 0.14 * (unit(slab) - 0.5);
         const OCTAVES: [(f64, f64); 2] = [(0.4, 0.07), (0.09, 0.08)];
-        tone += fbm(x, y, f, &OCTAVES, seed);
+        tone += fbm4(x, y, f, &OCTAVES, seed);
         // Dark stains now and then.
         if unit2(slab) < 0.12 {
             let (cu, cv) = ((iu + 0.5) * self.slab_m, (iv + 0.5) * column_m);
@@ -295,14 +325,16 @@ impl GroundStyle {
     /// Verge: grass with dry and bare patches.
     pub fn grass(&self, x: f64, y: f64, f: f64) -> [f64; 3] {
         let seed = self.seed ^ 0x1B87_3593;
-        let n1 = value_noise(x * (1.0 / 9.0), y * (1.0 / 9.0), seed);
-        let n2 = detail_weight(2.3, f) * value_noise(x * (1.0 / 2.3), y * (1.0 / 2.3), seed + 1);
+        // Patches at 9 m and 2.3 m and a 15 cm tone, in one four-lane noise call.
+        let w2 = detail_weight(2.3, f);
+        let wt = detail_weight(0.15, f) * 0.3;
+        let n = noise4(x, y, [1.0 / 9.0, 1.0 / 2.3, 1.0 / 0.15, 0.0], [seed, seed.wrapping_add(1), seed.wrapping_add(3), 0]);
+        let (n1, n2) = (n[0], w2 * n[1]);
         let dirt = 0.8 * smoothstep(0.4, 0.8, n1 + 0.3 * n2);
         let dry = 0.5 + 0.5 * n2;
         let base = mix3(self.grass, [self.grass[0] * 1.6, self.grass[1] * 1.15, self.grass[2] * 0.9], dry * 0.6);
         let mut col = mix3(base, self.dirt, dirt);
-        const OCTAVES: [(f64, f64); 1] = [(0.15, 0.3)];
-        let tone = 1.0 + fbm(x, y, f, &OCTAVES, seed + 3);
+        let tone = 1.0 + wt * n[2];
         col = scale3(col, tone);
         scale3(col, 1.0 - 0.2 * self.wetness)
     }

@@ -6,7 +6,7 @@
 //! along each ray (a ray-cast depth buffer; [`Frame::depth_m`]). Solids are culled per 64x64 group
 //! against the group's ray cone, then per 16x16 tile by a slab test of their bounding boxes in
 //! interval arithmetic over the tile's ray directions. Textures are procedural, world-anchored and box-filtered over the
-//! pixel footprint; pixels on object silhouettes are supersampled (4 rays) after the first pass.
+//! pixel footprint; pixels on object silhouettes are supersampled (the centre ray and two more) after the first pass.
 
 use image::RgbImage;
 use nalgebra::{Isometry3, Matrix3, Point2, Vector3};
@@ -194,23 +194,6 @@ impl Aabb {
         Aabb { lo: self.lo - origin, hi: self.hi - origin }
     }
 
-    /// Whether the ray from the origin with inverse direction `inv` (finite: see
-    /// [`inverse_dir`]) meets this box (relative to the ray origin) at some `t` in `[0, t_max]`.
-    #[inline(always)]
-    fn may_hit(&self, inv: &[f32; 3], t_max: f32) -> bool {
-        let mut t0 = 0.0f32;
-        let mut t1 = t_max;
-        for k in 0..3 {
-            let a = self.lo[k] * inv[k];
-            let b = self.hi[k] * inv[k];
-            // Plain comparisons (no NaN can occur): `f32::min`/`max` cost extra instructions.
-            let (near, far) = if a < b { (a, b) } else { (b, a) };
-            t0 = if near > t0 { near } else { t0 };
-            t1 = if far < t1 { far } else { t1 };
-        }
-        t0 <= t1
-    }
-
     /// Whether any ray of `packet` can meet this box (relative to the camera): the slab test in
     /// interval arithmetic (the per-axis entry distance bounded below and exit distance bounded
     /// above over all directions of the packet).
@@ -230,6 +213,60 @@ impl Aabb {
             };
             t0 = t0.max(entry);
             t1 = t1.min(exit);
+        }
+        t0 <= t1
+    }
+}
+
+/// A world-axis-aligned box relative to the camera, laid out for the per-ray slab test: four
+/// lanes, the fourth an unbounded dummy axis (so that it never tightens the interval).
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(16))]
+struct Slab {
+    lo: [f32; 4],
+    hi: [f32; 4],
+}
+
+impl Slab {
+    fn new(b: &Aabb) -> Slab {
+        Slab { lo: [b.lo.x, b.lo.y, b.lo.z, -f32::MAX], hi: [b.hi.x, b.hi.y, b.hi.z, f32::MAX] }
+    }
+
+    /// Whether the ray from the origin with inverse direction `inv` (finite, fourth lane 1: see
+    /// [`inverse_dir`]) meets this box at some `t` in `[0, t_max]`: per axis the entry and exit
+    /// distances, then the latest entry against the earliest exit. No NaN can occur, so the
+    /// lane-wise min/max give the same answer as scalar comparisons.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn may_hit(&self, inv: &[f32; 4], t_max: f32) -> bool {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE is part of the x86-64 baseline; `Slab` is 16-byte aligned for the aligned
+        // loads, and `inv` is read unaligned.
+        unsafe {
+            let i = _mm_loadu_ps(inv.as_ptr());
+            let a = _mm_mul_ps(_mm_load_ps(self.lo.as_ptr()), i);
+            let b = _mm_mul_ps(_mm_load_ps(self.hi.as_ptr()), i);
+            let (near, far) = (_mm_min_ps(a, b), _mm_max_ps(a, b));
+            let near = _mm_max_ps(near, _mm_shuffle_ps::<0b01_00_11_10>(near, near));
+            let near = _mm_max_ps(near, _mm_shuffle_ps::<0b10_11_00_01>(near, near));
+            let far = _mm_min_ps(far, _mm_shuffle_ps::<0b01_00_11_10>(far, far));
+            let far = _mm_min_ps(far, _mm_shuffle_ps::<0b10_11_00_01>(far, far));
+            let t0 = _mm_max_ss(near, _mm_setzero_ps());
+            let t1 = _mm_min_ss(far, _mm_set_ss(t_max));
+            _mm_comile_ss(t0, t1) != 0
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    #[inline(always)]
+    fn may_hit(&self, inv: &[f32; 4], t_max: f32) -> bool {
+        let mut t0 = 0.0f32;
+        let mut t1 = t_max;
+        for k in 0..3 {
+            let (a, b) = (self.lo[k] * inv[k], self.hi[k] * inv[k]);
+            let (near, far) = if a < b { (a, b) } else { (b, a) };
+            t0 = if near > t0 { near } else { t0 };
+            t1 = if far < t1 { far } else { t1 };
         }
         t0 <= t1
     }
@@ -302,11 +339,29 @@ fn no_ray(d: &Vector3<f32>) -> bool {
 }
 
 /// `1 / d` per component, with zero components replaced by a tiny value of the same sign so that
-/// the result is finite and slab tests need no special case.
+/// the result is finite and slab tests need no special case; a fourth lane of 1 (see [`Slab`]).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn inverse_dir(d: &Vector3<f32>) -> [f32; 3] {
+fn inverse_dir(d: &Vector3<f32>) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE is part of the x86-64 baseline; no memory is touched but `out`.
+    unsafe {
+        let v = _mm_set_ps(1.0, d.z, d.y, d.x);
+        let sign = _mm_set1_ps(-0.0);
+        let tiny = _mm_cmplt_ps(_mm_andnot_ps(sign, v), _mm_set1_ps(1e-20));
+        let replaced = _mm_or_ps(_mm_and_ps(v, sign), _mm_set1_ps(1e-20));
+        let x = _mm_or_ps(_mm_and_ps(tiny, replaced), _mm_andnot_ps(tiny, v));
+        let mut out = [0.0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), _mm_div_ps(_mm_set1_ps(1.0), x));
+        out
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn inverse_dir(d: &Vector3<f32>) -> [f32; 4] {
     let inv = |x: f32| 1.0 / if x.abs() < 1e-20 { 1e-20f32.copysign(x) } else { x };
-    [inv(d.x), inv(d.y), inv(d.z)]
+    [inv(d.x), inv(d.y), inv(d.z), 1.0]
 }
 
 /// A bounding sphere and box over consecutive solids `first .. first + count`.
@@ -467,18 +522,16 @@ fn intersect(shape: &Shape, o: &Vector3<f32>, d: &Vector3<f32>, t_max: f32) -> O
 
 /// Linear [0, 1] to sRGB 8-bit, through a lookup table.
 struct Srgb {
-    lut: Vec<u8>,
+    lut: [u8; 4096],
 }
 
 impl Srgb {
     fn new() -> Self {
-        let lut = (0..4096)
-            .map(|i| {
-                let c = i as f32 / 4095.0;
-                let s = if c <= 0.003_130_8 { 12.92 * c } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
-                (s * 255.0 + 0.5).clamp(0.0, 255.0) as u8
-            })
-            .collect();
+        let lut = std::array::from_fn(|i| {
+            let c = i as f32 / 4095.0;
+            let s = if c <= 0.003_130_8 { 12.92 * c } else { 1.055 * c.powf(1.0 / 2.4) - 0.055 };
+            (s * 255.0 + 0.5).clamp(0.0, 255.0) as u8
+        });
         Self { lut }
     }
     #[inline]
@@ -510,13 +563,14 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
         let v = c - origin;
         (v, v.norm_squared(), r * r)
     };
-    let boxes: Vec<Aabb> = view.solids.iter().map(|s| s.aabb.shifted(&origin)).collect();
+    let boxes: Vec<Slab> = view.solids.iter().map(|s| Slab::new(&s.aabb.shifted(&origin))).collect();
     let clusters = clusters(&view.solids);
     let cluster_boxes: Vec<Aabb> = clusters.iter().map(|c| c.aabb.shifted(&origin)).collect();
+    let cluster_slabs: Vec<Slab> = cluster_boxes.iter().map(Slab::new).collect();
     let near: Vec<f32> = clusters.iter().map(|c| (rel(&c.centre_w, c.radius).1.sqrt() - c.radius).max(0.0)).collect();
     // Nothing is higher than this: an upward ray is done once it climbs past it.
     let z_top = clusters.iter().map(|c| c.centre_w.z + c.radius).fold(f32::MIN, f32::max);
-    let ctx = TraceCtx { view, local_origin: &local_origin, boxes: &boxes, clusters: &clusters, cluster_boxes: &cluster_boxes, near: &near, origin, z_top };
+    let ctx = TraceCtx { view, local_origin: &local_origin, boxes: &boxes, clusters: &clusters, cluster_boxes: &cluster_slabs, near: &near, origin, z_top };
 
     let mut ids = vec![0u32; w * h];
     let mut colour = vec![[0.0f32; 3]; w * h];
@@ -595,14 +649,16 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
             }
         }
     }
-    // Rotated-grid sub-pixel offsets from the pixel centre.
-    const SUB: [(f32, f32); 4] = [(-0.125, -0.375), (0.375, -0.125), (0.125, 0.375), (-0.375, 0.125)];
+    // Two more samples besides the centre, offset by a third of a pixel along the anti-diagonal:
+    // the three samples have distinct columns and rows, so horizontal and vertical edges get three
+    // coverage levels each (the centre ray is reused; a fourth sample cost more than it showed).
+    const SUB: [(f32, f32); 2] = [(-1.0 / 3.0, 1.0 / 3.0), (1.0 / 3.0, -1.0 / 3.0)];
     for &p in &edge {
         let (i, j) = (p % w, p / w);
         // The tile's packet covers its one-pixel ring, so its list covers these sub-pixel rays.
         let list = &lists[(j / TILE) * rays.tiles_x + i / TILE];
-        let mut acc = [0.0f32; 3];
-        let mut n = 0.0f32;
+        let mut acc = colour[p];
+        let mut n = 1.0f32;
         for (sx, sy) in SUB {
             let Some(d) = sub_pixel_ray(&dirs, w, h, i, j, sx, sy).or_else(|| {
                 let ray = rays.camera.unproject(&Point2::new(i as f64 + 0.5 + sx as f64, j as f64 + 0.5 + sy as f64))?;
@@ -616,9 +672,7 @@ pub fn render(rays: &CameraRays, world_from_camera: &Pose3, view: &SceneView<'_>
             }
             n += 1.0;
         }
-        if n > 0.0 {
-            colour[p] = [acc[0] / n, acc[1] / n, acc[2] / n];
-        }
+        colour[p] = [acc[0] / n, acc[1] / n, acc[2] / n];
     }
     let lut = srgb();
     let tint = view.env.tint;
@@ -658,9 +712,9 @@ struct TraceCtx<'v, 'a> {
     view: &'v SceneView<'a>,
     local_origin: &'v [Vector3<f32>],
     /// Bounding boxes of the solids and of the clusters, relative to the camera.
-    boxes: &'v [Aabb],
+    boxes: &'v [Slab],
     clusters: &'v [Cluster],
-    cluster_boxes: &'v [Aabb],
+    cluster_boxes: &'v [Slab],
     near: &'v [f32],
     origin: Vector3<f32>,
     /// Highest point of any solid (world z).
@@ -959,7 +1013,7 @@ mod tests {
             let mut worst = 0.0f64;
             for j in 0..h {
                 for i in 0..w {
-                    for (sx, sy) in [(-0.125f32, -0.375f32), (0.375, -0.125), (0.125, 0.375), (-0.375, 0.125)] {
+                    for (sx, sy) in [(-1.0f32 / 3.0, 1.0f32 / 3.0), (1.0 / 3.0, -1.0 / 3.0), (-0.125, -0.375), (0.375, -0.125)] {
                         let Some(exact) = cam.unproject(&Point2::new(i as f64 + 0.5 + sx as f64, j as f64 + 0.5 + sy as f64)) else { continue };
                         let Some(d) = sub_pixel_ray(&rays.dirs, w, h, i, j, sx, sy) else { continue };
                         let err = d.cast::<f64>().cross(&exact).norm();

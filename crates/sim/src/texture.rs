@@ -181,7 +181,7 @@ pub fn fbm_filtered(x: f32, y: f32, wavelength: f32, octaves: u32, fp: f32, seed
 /// [`value_noise`] at four points with four seeds (bit-identical to four scalar calls).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn value_noise4(x: [f32; 4], y: [f32; 4], seed: [u32; 4]) -> [f32; 4] {
+pub(crate) fn value_noise4(x: [f32; 4], y: [f32; 4], seed: [u32; 4]) -> [f32; 4] {
     use std::arch::x86_64::*;
     unsafe {
         let mullo = |a: __m128i, b: __m128i| {
@@ -231,7 +231,7 @@ fn value_noise4(x: [f32; 4], y: [f32; 4], seed: [u32; 4]) -> [f32; 4] {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn value_noise4(x: [f32; 4], y: [f32; 4], seed: [u32; 4]) -> [f32; 4] {
+pub(crate) fn value_noise4(x: [f32; 4], y: [f32; 4], seed: [u32; 4]) -> [f32; 4] {
     [0, 1, 2, 3].map(|l| value_noise(x[l], y[l], seed[l]))
 }
 
