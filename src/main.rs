@@ -32,6 +32,9 @@ enum Command {
     Rig(cmd::rig::RigCommand),
     /// Score a log's geometric consistency: TSE, CSE, pose-estimation success, TAE (JSON + HTML report).
     Check(cmd::check::CheckArgs),
+    /// The causal video tokenizer: train, encode, decode, eval.
+    #[command(subcommand)]
+    Tokenizer(cmd::tokenizer::TokenizerCommand),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Rig(c) => cmd::rig::run(c),
         Command::Sim(a) => cmd::sim::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Tokenizer(c) => cmd::tokenizer::run(c),
     };
     match result {
         Ok(code) => code,

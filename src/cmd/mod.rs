@@ -5,3 +5,4 @@ pub mod import;
 pub mod log;
 pub mod rig;
 pub mod sim;
+pub mod tokenizer;
