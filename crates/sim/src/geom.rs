@@ -108,7 +108,7 @@ impl Segment {
     }
 
     /// Nearest point on the segment (clamped to its ends).
-    #[inline]
+    #[inline(always)]
     pub fn project(&self, x: f64, y: f64) -> Projection {
         if self.curvature == 0.0 {
             let (dx, dy) = (x - self.start[0], y - self.start[1]);

@@ -336,7 +336,7 @@ impl RoadNetwork {
 
     /// Nearest point of every road listed in the point's cell; `hits[r].p.dist` is infinite
     /// for roads not nearby or when the point lies beyond the road's ends.
-    #[inline]
+    #[inline(always)]
     fn nearest(&self, x: f64, y: f64, items: &[Item]) -> [Hit; MAX_ROADS] {
         let mut hits = [NO_HIT; MAX_ROADS];
         for it in items {
@@ -363,7 +363,7 @@ impl RoadNetwork {
 
     /// Classifies a point: road, sidewalk or verge; with the road (and its hit) for roads and
     /// sidewalks, or the curb return for corner sidewalks.
-    #[inline]
+    #[inline(always)]
     fn classify(&self, x: f64, y: f64, items: &[Item], hits: &[Hit; MAX_ROADS]) -> (Surface, Option<usize>, Option<usize>) {
         let mut sidewalk: Option<usize> = None;
         for (r, road) in self.roads.iter().enumerate() {

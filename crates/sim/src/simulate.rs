@@ -75,7 +75,7 @@ pub fn scene_at(world: &World, t_us: i64) -> SceneView<'_> {
 /// Encodes an RGB image as PNG (deterministic).
 pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>, SimError> {
     let mut out = Vec::with_capacity(img.len() / 2);
-    let enc = image::codecs::png::PngEncoder::new_with_quality(&mut out, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Adaptive);
+    let enc = image::codecs::png::PngEncoder::new_with_quality(&mut out, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Paeth);
     image::ImageEncoder::write_image(enc, img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8).map_err(|e| SimError::Encode(e.to_string()))?;
     Ok(out)
 }
