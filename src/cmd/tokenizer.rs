@@ -41,7 +41,7 @@ pub struct TrainArgs {
     /// Continue the run in --out from its newest checkpoint.
     #[arg(long)]
     resume: bool,
-    /// Override train.steps (the run's total).
+    /// Override train.steps, the run's total (also with --resume: the schedule is stretched from the current step).
     #[arg(long)]
     steps: Option<u64>,
     /// Stop after this many steps in this invocation (resume later with --resume).
@@ -141,17 +141,13 @@ fn bar(total: u64, what: &str) -> ProgressBar {
 }
 
 fn run_train(a: TrainArgs) -> Result<ExitCode> {
-    let mut file = load_config(&a.config)?;
-    if let Some(s) = a.steps {
-        file.train.steps = s;
-    }
-    file.validate()?;
+    let file = load_config(&a.config)?;
     let dev = device::select(&a.device)?;
     tracing::info!(logs = a.data.len(), "decoding training videos");
     let videos = load_videos(&a.data, &a.cameras)?;
     let frames: usize = videos.iter().map(|v| v.frames.len()).sum();
     tracing::info!(videos = videos.len(), frames, "training data in memory");
-    let opts = TrainOptions { out: a.out.clone(), data: a.data.clone(), cameras: a.cameras.clone(), resume: a.resume, max_steps_now: a.max_steps_now };
+    let opts = TrainOptions { out: a.out.clone(), data: a.data.clone(), cameras: a.cameras.clone(), resume: a.resume, max_steps_now: a.max_steps_now, total_steps: a.steps };
     let pb = bar(file.train.steps, "train");
     let summary = train(&file, &videos, &opts, &dev, |s| {
         pb.set_position(s.step);

@@ -12,35 +12,17 @@ pub mod rng;
 pub mod tokenizer;
 pub mod train;
 
-use std::fmt;
-
 /// Errors of the model crate: every message names the file (and, for frames, the row) it is about.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ModelError {
+    #[error("invalid config: {0}")]
     Config(String),
-    Io(String, std::io::Error),
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    #[error("{0}")]
     Data(String),
+    #[error("checkpoint: {0}")]
     Checkpoint(String),
-}
-
-impl fmt::Display for ModelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ModelError::Config(m) => write!(f, "invalid config: {m}"),
-            ModelError::Io(p, e) => write!(f, "{p}: {e}"),
-            ModelError::Data(m) => write!(f, "{m}"),
-            ModelError::Checkpoint(m) => write!(f, "checkpoint: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for ModelError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ModelError::Io(_, e) => Some(e),
-            _ => None,
-        }
-    }
 }
 
 impl From<worldrig_scenelog::LogError> for ModelError {

@@ -185,7 +185,7 @@ fn overfitting_one_clip_lowers_the_loss_tenfold() {
     let video = sample_video(4 + 1);
     let file = overfit_file(400);
     let dir = tempfile::tempdir().unwrap();
-    let opts = TrainOptions { out: dir.path().join("run"), data: vec![], cameras: vec![], resume: false, max_steps_now: None };
+    let opts = TrainOptions { out: dir.path().join("run"), data: vec![], cameras: vec![], resume: false, max_steps_now: None, total_steps: None };
     let s = train(&file, &[video], &opts, &Device::flex(), |_| {}).unwrap();
     let first = s.first_loss.unwrap();
     assert!(s.finished);
@@ -205,7 +205,7 @@ fn resumed_training_equals_an_uninterrupted_run() {
     file.train.log_every = 1;
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
-    let whole = TrainOptions { out: dir.path().join("whole"), data: vec![], cameras: vec![], resume: false, max_steps_now: None };
+    let whole = TrainOptions { out: dir.path().join("whole"), data: vec![], cameras: vec![], resume: false, max_steps_now: None, total_steps: None };
     train(&file, std::slice::from_ref(&video), &whole, &device, |_| {}).unwrap();
     let split = TrainOptions { out: dir.path().join("split"), max_steps_now: Some(5), ..whole.clone() };
     let s = train(&file, std::slice::from_ref(&video), &split, &device, |_| {}).unwrap();

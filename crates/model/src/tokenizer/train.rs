@@ -39,6 +39,9 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Stop after this many steps in this invocation (the run's total stays `train.steps`).
     pub max_steps_now: Option<u64>,
+    /// Change the run's total steps (`train.steps`), also on `--resume`: the cosine schedule is
+    /// stretched or shortened from the current step on, and `config.json` records the new total.
+    pub total_steps: Option<u64>,
 }
 
 /// Progress of one step, for a progress bar.
@@ -59,6 +62,10 @@ pub struct TrainSummary {
     pub seconds: f64,
     pub seconds_per_step: f64,
     pub finished: bool,
+}
+
+fn saved_rc(text: &str) -> RunConfig {
+    serde_json::from_str(text).expect("parsed before")
 }
 
 fn model_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
@@ -85,15 +92,32 @@ pub fn train(
                 cfg_path.display()
             )));
         }
-        saved.config
+        let mut c = saved.config;
+        if let Some(n) = opts.total_steps {
+            if n != c.train.steps {
+                tracing::info!(from = c.train.steps, to = n, "changing the run's total steps");
+                c.train.steps = n;
+                c.validate()?;
+                let rc = RunConfig { config: c.clone(), ..saved_rc(&text) };
+                tr::write_atomic(&cfg_path, serde_json::to_string_pretty(&rc).expect("config serialises").as_bytes())?;
+            }
+        }
+        c
     } else {
+        let mut file = file.clone();
+        if let Some(n) = opts.total_steps {
+            file.train.steps = n;
+            file.validate()?;
+        }
         if run.join("checkpoints").exists() || cfg_path.exists() {
             return Err(ModelError::Config(format!("{}: already holds a run; pass --resume to continue it, or choose a new --out", run.display())));
         }
+        // Fail before writing anything when the data cannot give a training sample.
+        sample_batch(videos, &mut SplitMix64::new(0), 1, file.train.frames, file.train.crop)?;
         std::fs::create_dir_all(run).map_err(|e| ModelError::Io(run.display().to_string(), e))?;
         let rc = RunConfig { kind: "tokenizer".into(), config: file.clone(), data: opts.data.clone(), cameras: opts.cameras.clone() };
         tr::write_atomic(&cfg_path, serde_json::to_string_pretty(&rc).expect("config serialises").as_bytes())?;
-        file.clone()
+        file
     };
     let t = &file.train;
     let m = &file.model;

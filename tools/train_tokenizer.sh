@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Trains the tiny causal video tokenizer on simulated clips and evaluates it on held-out clips
+# (docs/results.md). Resumable: run it again after an interruption and training continues from
+# the newest checkpoint.
+#
+#   training data: `worldrig sim --preset base --seed 100`  (8 clips x 40 frames x 6 cameras, 448x256, 10 Hz)
+#   held-out data: `worldrig sim --clips 2 --frames 17 --resolution 448x256 --seed 200`
+#
+# Usage: tools/train_tokenizer.sh [RUN_DIR] [CONFIG]   (default runs/tokenizer-tiny, configs/tokenizer/tiny.json)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN="${1:-runs/tokenizer-tiny}"
+CONFIG="${2:-configs/tokenizer/tiny.json}"
+DATA="${WORLDRIG_DATA:-runs/data}"
+cargo build --release --locked --quiet
+W=target/release/worldrig
+mkdir -p "$DATA"
+[ -d "$DATA/sim-train" ] || $W sim --preset base --seed 100 --out "$DATA/sim-train"
+[ -d "$DATA/sim-heldout" ] || $W sim --clips 2 --frames 17 --resolution 448x256 --seed 200 --out "$DATA/sim-heldout"
+if [ -f "$RUN/config.json" ]; then
+  $W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" --resume
+else
+  $W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN"
+fi
+$W tokenizer eval --model "$RUN" --data "$DATA/sim-heldout" --frames 17 --images 2 --out "$RUN/eval-heldout.json"
