@@ -4,6 +4,7 @@
 #   - ../shared/data beside the repository: the real calibration, RDS-HQ example clip, Strecha scenes
 #   - Debian's chromium: the checker's HTML report is rendered in a real headless browser
 #     (tests/report_browser.rs); installed with apt-get when missing and running as root
+# and finally compiles the wgpu GPU backend (it cannot run without a GPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +31,11 @@ status=0
 cargo test --release --workspace --locked "$@" 2>&1 | tee "$LOG" || status=$?
 # One plain closing line with the totals over every test binary and doc-test run.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } } END { printf "%d passed, %d failed\n", p, f }' "$LOG"
+# The GPU backends build offline but cannot run here (no GPU; Mesa's software Vulkan crashes in
+# burn's matmul): compile them at least. `cuda` downloads an LLVM bundle at build time and is never
+# enabled here.
+if [ "$status" = 0 ]; then
+  echo "cargo check --features wgpu (GPU backend compiles)" >&2
+  cargo check --release --workspace --locked --features wgpu || status=$?
+fi
 exit "$status"

@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod device;
+pub mod diffusion;
 pub mod metrics;
 pub mod rng;
 pub mod tokenizer;

@@ -19,6 +19,13 @@ fn small_config() -> TokenizerConfig {
     .unwrap()
 }
 
+/// Both variants: with and without the linear shortcut.
+fn configs() -> [TokenizerConfig; 2] {
+    let mut with = small_config();
+    with.linear_shortcut = true;
+    [small_config(), with]
+}
+
 fn random_clip(frames: usize, h: usize, w: usize, seed: u64, device: &Device) -> Tensor<5> {
     let mut g = worldrig_model::rng::SplitMix64::new(seed);
     let data: Vec<f32> = (0..3 * frames * h * w).map(|_| g.unit() as f32 * 2.0 - 1.0).collect();
@@ -57,10 +64,20 @@ fn shapes_for_several_lengths() {
 
 #[test]
 fn latents_never_depend_on_later_frames() {
+    for cfg in configs() {
+        causality(&cfg);
+    }
+}
+
+fn causality(cfg: &TokenizerConfig) {
     let device = Device::flex();
     device.seed(2);
-    let cfg = small_config();
-    let model = cfg.init(&device);
+    let mut model = cfg.init(&device);
+    if cfg.linear_shortcut {
+        // Give the zero-initialised body outputs weight so both paths are exercised.
+        model.encoder.conv_out = burn::nn::conv::Conv3dConfig::new([32, 8], [1, 3, 3]).with_padding(burn::nn::PaddingConfig3d::Explicit(0, 1, 1)).init(&device);
+        model.decoder.conv_out = burn::nn::conv::Conv3dConfig::new([16, 96], [1, 3, 3]).with_padding(burn::nn::PaddingConfig3d::Explicit(0, 1, 1)).init(&device);
+    }
     let a = random_clip(13, 16, 16, 10, &device);
     // Same first 5 frames (latents 0 and 1 cover frames 0..=4), different frames 5..12.
     let b = Tensor::cat(vec![a.clone().narrow(2, 0, 5), random_clip(8, 16, 16, 11, &device)], 2);
@@ -82,9 +99,14 @@ fn latents_never_depend_on_later_frames() {
 
 #[test]
 fn chunked_coding_matches_the_whole_clip() {
+    for cfg in configs() {
+        chunked(&cfg);
+    }
+}
+
+fn chunked(cfg: &TokenizerConfig) {
     let device = Device::flex();
     device.seed(3);
-    let cfg = small_config();
     let model = cfg.init(&device);
     let x = random_clip(25, 16, 16, 20, &device);
     let whole = values(model.encode(x.clone()));
@@ -252,4 +274,29 @@ fn every_parameter_receives_gradients() {
     let mut c = Check(&grads, 0, 0);
     model.visit(&mut c);
     assert_eq!(c.2, c.1, "only {} of {} parameters get a gradient", c.2, c.1);
+}
+
+#[test]
+fn pca_initialisation_starts_as_the_best_linear_codec() {
+    let video = sample_video(9);
+    let device = Device::flex();
+    device.seed(9);
+    let mut cfg = small_config();
+    cfg.linear_shortcut = true;
+    let model = cfg.init(&device);
+    let mut data = vec![0f32; 3 * 9 * 32 * 64];
+    worldrig_model::data::write_crop(&video, 0, 9, 0, 0, 32, 64, &mut data);
+    let x: Tensor<5> = Tensor::from_data(TensorData::new(data, [1, 3, 9, 32, 64]), &device);
+    let l1 = |m: &worldrig_model::tokenizer::Tokenizer| (m.forward(x.clone()) - x.clone()).abs().mean().into_scalar::<f32>();
+    let before = l1(&model);
+    let (model, info) = worldrig_model::tokenizer::init::pca_init(model, &[video], 4096, 1, &device).unwrap();
+    let after = l1(&model);
+    assert!(info.explained > 0.5 && info.explained <= 1.0, "{info:?}");
+    assert!(after < 0.5 * before && after < 0.1, "L1 {before:.4} -> {after:.4}");
+    // The body starts at zero output: the model is exactly its linear path.
+    let z = model.encode(x.clone());
+    let lin = model.encoder.shortcut.as_ref().unwrap().forward(worldrig_model::tokenizer::model::cells(x.clone(), 8, 2, true));
+    assert_eq!(values(z), values(lin));
+    // Without the shortcut there is nothing to initialise.
+    assert!(worldrig_model::tokenizer::init::pca_init(small_config().init(&device), &[sample_video(5)], 64, 1, &device).is_err());
 }

@@ -34,6 +34,11 @@ pub struct TokenizerConfig {
     /// Temporal kernel of the causal convolutions in each residual block.
     #[serde(default = "three")]
     pub temporal_kernel: usize,
+    /// A linear path from each latent cell's pixels to its latent and back, beside the convolutional
+    /// body (whose output convolutions then start at zero). Training initialises it with the
+    /// principal components of the training data, so the model starts as the best linear codec.
+    #[serde(default)]
+    pub linear_shortcut: bool,
     /// Frames per causal chunk when encoding long clips (a multiple of the temporal compression).
     #[serde(default = "default_chunk")]
     pub chunk_frames: usize,
@@ -101,6 +106,9 @@ impl TokenizerConfig {
             return bad("tokenizer: `temporal_kernel` must be at least 1".into());
         }
         let c = self.temporal_compression();
+        if !c.is_power_of_two() {
+            return bad(format!("tokenizer: temporal compression {c} must be a power of two"));
+        }
         if self.chunk_frames == 0 || self.chunk_frames % c != 0 {
             return bad(format!("tokenizer: `chunk_frames` ({}) must be a positive multiple of the temporal compression ({c})", self.chunk_frames));
         }

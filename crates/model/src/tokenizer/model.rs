@@ -80,6 +80,17 @@ fn spatial_conv(cin: usize, cout: usize, device: &Device) -> Conv3d {
     Conv3dConfig::new([cin, cout], [1, 3, 3]).with_padding(PaddingConfig3d::Explicit(0, 1, 1)).init(device)
 }
 
+/// The last convolution of the encoder or decoder body; zero-initialised when a linear shortcut
+/// carries the signal at the start (the body then learns a residual on top of it).
+fn out_conv(cin: usize, cout: usize, zero: bool, device: &Device) -> Conv3d {
+    let c = Conv3dConfig::new([cin, cout], [1, 3, 3]).with_padding(PaddingConfig3d::Explicit(0, 1, 1));
+    if zero {
+        c.with_initializer(Initializer::Zeros).init(device)
+    } else {
+        c.init(device)
+    }
+}
+
 fn pointwise(cin: usize, cout: usize, device: &Device) -> Conv3d {
     Conv3dConfig::new([cin, cout], [1, 1, 1]).init(device)
 }
@@ -193,10 +204,6 @@ pub struct Down {
 }
 
 impl Down {
-    #[doc(hidden)]
-    pub fn forward_pub(&self, x: Tensor<5>, clip_start: bool) -> Tensor<5> {
-        self.forward(x, clip_start)
-    }
     fn forward(&self, x: Tensor<5>, clip_start: bool) -> Tensor<5> {
         let x = space_to_depth(x, 2);
         let x = if self.temporal { time_to_depth(x, clip_start) } else { x };
@@ -226,8 +233,12 @@ pub struct Encoder {
     pub downs: Vec<Down>,
     pub norm_out: ChannelNorm,
     pub conv_out: Conv3d,
+    /// Linear path from the pixels of a latent cell (`s x s` pixels x `c` frames) straight to the latent.
+    pub shortcut: Option<Conv3d>,
     pub patch: usize,
     pub patch_time: usize,
+    pub spatial: usize,
+    pub temporal_levels: usize,
 }
 
 #[derive(Module, Debug)]
@@ -238,8 +249,31 @@ pub struct Decoder {
     pub ups: Vec<Up>,
     pub norm_out: ChannelNorm,
     pub conv_out: Conv3d,
+    /// Linear path from a latent cell back to its pixels (mirror of the encoder's).
+    pub shortcut: Option<Conv3d>,
     pub patch: usize,
     pub patch_time: usize,
+    pub spatial: usize,
+    pub temporal_levels: usize,
+}
+
+/// All pixels of each latent cell stacked on channels: `[b, 3, 1 + c*n, H, W] -> [b, 3*s*s*c, 1 + n, H/s, W/s]`
+/// with the same causal frame grouping as the network (frame 0 alone, then groups of `c`).
+pub fn cells(x: Tensor<5>, spatial: usize, temporal_levels: usize, clip_start: bool) -> Tensor<5> {
+    let mut x = x;
+    for _ in 0..temporal_levels {
+        x = time_to_depth(x, clip_start);
+    }
+    space_to_depth(x, spatial)
+}
+
+/// Inverse of [`cells`].
+pub fn uncells(x: Tensor<5>, spatial: usize, temporal_levels: usize, clip_start: bool) -> Tensor<5> {
+    let mut x = depth_to_space(x, spatial);
+    for _ in 0..temporal_levels {
+        x = depth_to_time(x, clip_start);
+    }
+    x
 }
 
 /// The causal video autoencoder.
@@ -255,6 +289,8 @@ impl TokenizerConfig {
         let s = self.stages();
         let pin = self.in_channels * self.patch * self.patch * self.patch_time;
         let k = self.temporal_kernel;
+        let levels = self.temporal_compression().trailing_zeros() as usize;
+        let cell = self.in_channels * self.spatial_compression().pow(2) * self.temporal_compression();
         let encoder = Encoder {
             conv_in: spatial_conv(pin, self.channels[0], device),
             stages: (0..s).map(|i| (0..self.encoder_blocks[i]).map(|_| ResBlock::new(self.channels[i], k, device)).collect()).collect(),
@@ -265,9 +301,12 @@ impl TokenizerConfig {
                 })
                 .collect(),
             norm_out: ChannelNorm::new(self.channels[s - 1], device),
-            conv_out: spatial_conv(self.channels[s - 1], self.latent_channels, device),
+            conv_out: out_conv(self.channels[s - 1], self.latent_channels, self.linear_shortcut, device),
+            shortcut: self.linear_shortcut.then(|| pointwise(cell, self.latent_channels, device)),
             patch: self.patch,
             patch_time: self.patch_time,
+            spatial: self.spatial_compression(),
+            temporal_levels: levels,
         };
         let decoder = Decoder {
             conv_in: spatial_conv(self.latent_channels, self.channels[s - 1], device),
@@ -280,9 +319,12 @@ impl TokenizerConfig {
                 })
                 .collect(),
             norm_out: ChannelNorm::new(self.channels[0], device),
-            conv_out: spatial_conv(self.channels[0], pin, device),
+            conv_out: out_conv(self.channels[0], pin, self.linear_shortcut, device),
+            shortcut: self.linear_shortcut.then(|| pointwise(self.latent_channels, cell, device)),
             patch: self.patch,
             patch_time: self.patch_time,
+            spatial: self.spatial_compression(),
+            temporal_levels: levels,
         };
         Tokenizer { encoder, decoder }
     }
@@ -293,6 +335,7 @@ impl Encoder {
     pub fn forward(&self, x: Tensor<5>, state: &mut CausalState) -> Tensor<5> {
         let clip_start = !state.started();
         state.begin();
+        let linear = self.shortcut.as_ref().map(|c| c.forward(cells(x.clone(), self.spatial, self.temporal_levels, clip_start)));
         let x = if self.patch_time == 2 { time_to_depth(x, clip_start) } else { x };
         let mut h = self.conv_in.forward(space_to_depth(x, self.patch));
         for (i, blocks) in self.stages.iter().enumerate() {
@@ -304,7 +347,11 @@ impl Encoder {
             }
         }
         state.finish();
-        self.conv_out.forward(silu(self.norm_out.forward(h)))
+        let z = self.conv_out.forward(silu(self.norm_out.forward(h)));
+        match linear {
+            Some(l) => z + l,
+            None => z,
+        }
     }
 }
 
@@ -313,6 +360,7 @@ impl Decoder {
     pub fn forward(&self, z: Tensor<5>, state: &mut CausalState) -> Tensor<5> {
         let clip_start = !state.started();
         state.begin();
+        let linear = self.shortcut.as_ref().map(|c| uncells(c.forward(z.clone()), self.spatial, self.temporal_levels, clip_start));
         let mut h = self.conv_in.forward(z);
         for (i, blocks) in self.stages.iter().enumerate() {
             for b in blocks {
@@ -324,10 +372,10 @@ impl Decoder {
         }
         state.finish();
         let x = depth_to_space(self.conv_out.forward(silu(self.norm_out.forward(h))), self.patch);
-        if self.patch_time == 2 {
-            depth_to_time(x, clip_start)
-        } else {
-            x
+        let x = if self.patch_time == 2 { depth_to_time(x, clip_start) } else { x };
+        match linear {
+            Some(l) => x + l,
+            None => x,
         }
     }
 }

@@ -132,6 +132,18 @@ pub fn train(
         }
         c.init()
     };
+    if m.linear_shortcut && resumed.is_none() {
+        let started = Instant::now();
+        let (m2, info) = super::init::pca_init(model, videos, 32768, t.seed, &ad)?;
+        model = m2;
+        tracing::info!(
+            vectors = info.vectors,
+            dims = info.dims,
+            explained = format!("{:.4}", info.explained),
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            "linear shortcut initialised from the principal components of the training data"
+        );
+    }
     let mut ema: Option<Tokenizer> = t.ema.map(|_| model.valid());
     let mut state = TrainState { step: 0, seconds: 0.0, loss: f64::NAN };
     if let Some((dir, s)) = &resumed {
