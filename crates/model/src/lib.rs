@@ -8,6 +8,7 @@
 pub mod data;
 pub mod device;
 pub mod diffusion;
+pub mod dit;
 pub mod metrics;
 pub mod rng;
 pub mod tokenizer;
