@@ -5,10 +5,14 @@ The same network as crates/model/src/tokenizer/model.rs, layer for layer, built 
 file (configs/tokenizer/*.json): causal time-to-depth (frame 0 paired with itself at the start of a
 clip), space-to-depth with the same channel order, factorised residual blocks (RMS channel norm,
 SiLU, 1x3x3 conv, k x1x1 temporal conv padded on the past side with the first frame repeated, RMS
-norm, SiLU, 1x3x3 conv), pointwise down/up projections, and the same chunked causal coding with the
-temporal convolutions' last k-1 input frames carried between chunks. Same loss (L1 + w * (1 - SSIM)
-of the luma, separable 7x7 box window, no padding) and AdamW (beta 0.9 / 0.999, eps 1e-5, weight
-decay 1e-4, lr 1e-4, burn 0.22's defaults). Layout [batch, channels, time, height, width], float32.
+norm, SiLU, 1x3x3 conv), pointwise down/up projections, the optional linear shortcut per latent
+cell (`linear_shortcut`: pixels of a cell -> latent and back, body output convs zero-initialised),
+and the same chunked causal coding with the temporal convolutions' last k-1 input frames carried
+between chunks. Same loss (L1 + w * (1 - SSIM) of the luma, separable 7x7 box window, no padding)
+and AdamW (beta 0.9 / 0.999, eps 1e-5, weight decay 1e-4, lr 1e-4: burn 0.22's defaults, which the
+Rust program uses). Layout [batch, channels, time, height, width], float32. Checked against the Rust
+model by loading a Rust run's weights (the module names match burn's parameter names): same latents
+to ~1e-5 and the same decoded frames to 1/255.
 
 It times what crates/model/examples/tokenizer_bench.rs times, with the same conventions:
   - training step (forward + backward + AdamW + reading the loss) at the config's train.batch x
@@ -60,6 +64,7 @@ def load_config(path):
     m.setdefault("patch_time", 1)
     m.setdefault("temporal_kernel", 3)
     m.setdefault("chunk_frames", 16)
+    m.setdefault("linear_shortcut", False)
     return m, cfg["train"]
 
 
@@ -90,7 +95,15 @@ def expected_params(m):
     for i in range(s - 1):
         f = 8 if m["temporal_down"][i] else 4
         n += conv(ch[i] * f, ch[i + 1], 1) + conv(ch[i + 1], ch[i] * f, 1)
+    if m["linear_shortcut"]:
+        cell = cell_channels(m)
+        n += conv(cell, m["latent_channels"], 1) + conv(m["latent_channels"], cell, 1)
     return n
+
+
+def cell_channels(m):
+    """Channels of one latent cell's pixels stacked (`cells`): in_channels x s x s x c."""
+    return m["in_channels"] * spatial_compression(m) ** 2 * temporal_compression(m)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -139,6 +152,15 @@ class ChannelNorm(nn.Module):
 
 def spatial_conv(cin, cout):
     return nn.Conv3d(cin, cout, (1, 3, 3), padding=(0, 1, 1))
+
+
+def out_conv(cin, cout, zero):
+    """The body's last convolution; zero-initialised when a linear shortcut carries the signal."""
+    c = spatial_conv(cin, cout)
+    if zero:
+        nn.init.zeros_(c.weight)
+        nn.init.zeros_(c.bias)
+    return c
 
 
 def pointwise(cin, cout):
@@ -219,6 +241,21 @@ def depth_to_time(x, clip_start):
     return x[:, :, 1:] if clip_start else x
 
 
+def cells(x, spatial, temporal_levels, clip_start):
+    """All pixels of each latent cell stacked on channels, with the network's causal frame grouping."""
+    for _ in range(temporal_levels):
+        x = time_to_depth(x, clip_start)
+    return space_to_depth(x, spatial)
+
+
+def uncells(x, spatial, temporal_levels, clip_start):
+    """Inverse of cells."""
+    x = depth_to_space(x, spatial)
+    for _ in range(temporal_levels):
+        x = depth_to_time(x, clip_start)
+    return x
+
+
 class Down(nn.Module):
     def __init__(self, cin, cout, temporal):
         super().__init__()
@@ -257,11 +294,18 @@ class Encoder(nn.Module):
         )
         self.downs = nn.ModuleList(Down(ch[i], ch[i + 1], m["temporal_down"][i]) for i in range(s - 1))
         self.norm_out = ChannelNorm(ch[-1])
-        self.conv_out = spatial_conv(ch[-1], m["latent_channels"])
+        self.conv_out = out_conv(ch[-1], m["latent_channels"], m["linear_shortcut"])
+        # Linear path from the pixels of a latent cell straight to the latent.
+        self.shortcut = pointwise(cell_channels(m), m["latent_channels"]) if m["linear_shortcut"] else None
+        self.spatial = spatial_compression(m)
+        self.temporal_levels = temporal_compression(m).bit_length() - 1
 
     def forward(self, x, state):
         clip_start = not state.started
         state.begin()
+        linear = None
+        if self.shortcut is not None:
+            linear = self.shortcut(cells(x, self.spatial, self.temporal_levels, clip_start))
         if self.patch_time == 2:
             x = time_to_depth(x, clip_start)
         h = self.conv_in(space_to_depth(x, self.patch))
@@ -271,7 +315,8 @@ class Encoder(nn.Module):
             if i < len(self.downs):
                 h = self.downs[i](h, clip_start)
         state.finish()
-        return self.conv_out(F.silu(self.norm_out(h)))
+        z = self.conv_out(F.silu(self.norm_out(h)))
+        return z if linear is None else z + linear
 
 
 class Decoder(nn.Module):
@@ -287,11 +332,18 @@ class Decoder(nn.Module):
         )
         self.ups = nn.ModuleList(Up(ch[i + 1], ch[i], m["temporal_down"][i]) for i in reversed(range(s - 1)))
         self.norm_out = ChannelNorm(ch[0])
-        self.conv_out = spatial_conv(ch[0], pin)
+        self.conv_out = out_conv(ch[0], pin, m["linear_shortcut"])
+        # Linear path from a latent cell back to its pixels (mirror of the encoder's).
+        self.shortcut = pointwise(m["latent_channels"], cell_channels(m)) if m["linear_shortcut"] else None
+        self.spatial = spatial_compression(m)
+        self.temporal_levels = temporal_compression(m).bit_length() - 1
 
     def forward(self, z, state):
         clip_start = not state.started
         state.begin()
+        linear = None
+        if self.shortcut is not None:
+            linear = uncells(self.shortcut(z), self.spatial, self.temporal_levels, clip_start)
         h = self.conv_in(z)
         for i, blocks in enumerate(self.stages):
             for blk in blocks:
@@ -300,7 +352,9 @@ class Decoder(nn.Module):
                 h = self.ups[i](h, clip_start)
         state.finish()
         x = depth_to_space(self.conv_out(F.silu(self.norm_out(h))), self.patch)
-        return depth_to_time(x, clip_start) if self.patch_time == 2 else x
+        if self.patch_time == 2:
+            x = depth_to_time(x, clip_start)
+        return x if linear is None else x + linear
 
 
 class Tokenizer(nn.Module):
@@ -380,8 +434,12 @@ def uniform(shape, gen):
     return torch.rand(shape, generator=gen) * 2.0 - 1.0
 
 
-def run_checks(m, model):
+def run_checks(m):
     """Cheap correctness checks of the port; raises AssertionError on the first failure."""
+    model = Tokenizer(m).eval()
+    with torch.no_grad():  # zero-initialised output convs would make the body's checks vacuous
+        for conv in (model.encoder.conv_out, model.decoder.conv_out):
+            nn.init.uniform_(conv.weight, -0.1, 0.1)
     n = sum(p.numel() for p in model.parameters())
     assert n == expected_params(m), f"parameters: model {n}, derived from the config {expected_params(m)}"
     c, s = temporal_compression(m), spatial_compression(m)
@@ -457,7 +515,7 @@ def main():
     if a.expect_params is not None and params != a.expect_params:
         sys.exit(f"parameter count {params} differs from the expected {a.expect_params}")
     if a.check or a.check_only:
-        run_checks(m, model)
+        run_checks(m)
         if a.check_only:
             return
 
