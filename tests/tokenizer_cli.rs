@@ -103,3 +103,15 @@ fn bad_input_is_reported_clearly() {
     let err = fails(&["tokenizer", "train", "--data", "datasets/sim-sample", "--config", s(&good), "--out", s(&tmp.path().join("r3"))]);
     assert!(err.contains("5 frames"), "{err}");
 }
+
+#[test]
+fn bundled_tokenizer_reconstructs_the_sample_log() {
+    // checkpoints/tokenizer-tiny on the shipped sample (4 frames: the first of each camera is coded
+    // as an image). A broken or mismatched checkpoint fails to load or falls far below this.
+    let eval = ok(&["tokenizer", "eval", "--model", "checkpoints/tokenizer-tiny", "--data", "datasets/sim-sample", "--frames", "5", "--images", "1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&eval).unwrap();
+    assert_eq!(v["videos"].as_array().unwrap().len(), 6);
+    let psnr = v["image_psnr_db"].as_f64().unwrap();
+    let ssim = v["image_ssim"].as_f64().unwrap();
+    assert!(psnr > 28.0 && ssim > 0.85, "PSNR {psnr:.2} dB, SSIM {ssim:.3}");
+}

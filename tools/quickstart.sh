@@ -2,7 +2,8 @@
 # The main job on a fresh machine: build worldrig, import the real RDS-HQ example clip (labels,
 # 7-camera f-theta rig, 30 fps ego poses, HD map) into a scene log, validate and inspect it, render
 # its HD map, simulate a small multi-camera clip and score it with the geometric consistency
-# checker (out/sim-small-check/report.html).
+# checker (out/sim-small-check/report.html), then round-trip that clip through the bundled tiny
+# causal video tokenizer (PSNR / SSIM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXAMPLE="${WORLDRIG_RDS_HQ:-../shared/data/rds-hq-example}"
@@ -22,3 +23,6 @@ $W sim --from-log "$OUT" --max-frames 30 --resolution 448x256 --out "${OUT%.log}
 $W sim --preset small --seed 1 --out "$(dirname "$OUT")/sim-small.log" --overwrite
 $W log inspect "$(dirname "$OUT")/sim-small.log"
 $W check "$(dirname "$OUT")/sim-small.log" --out "$(dirname "$OUT")/sim-small-check"
+# The bundled tiny tokenizer (checkpoints/tokenizer-tiny, docs/tokenizer.md) on that clip: 17 frames
+# of each camera encoded to 5 latent frames and decoded.
+$W tokenizer eval --model checkpoints/tokenizer-tiny --data "$(dirname "$OUT")/sim-small.log" --frames 17 --images 1

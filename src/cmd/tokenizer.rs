@@ -172,11 +172,7 @@ fn run_encode(a: EncodeArgs) -> Result<ExitCode> {
     let dev = device::select(&a.device)?;
     let tok = codec::load_run(&a.model, &dev)?;
     let videos = load_videos(std::slice::from_ref(&a.data), &a.cameras)?;
-    let tmp = a.out.with_file_name(format!(".{}.tmp", a.out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
+    let tmp = fresh_tmp(&a.out)?;
     let pb = bar(videos.len() as u64, "encode");
     let mut entries = Vec::new();
     for v in &videos {
@@ -215,10 +211,7 @@ fn run_decode(a: DecodeArgs) -> Result<ExitCode> {
     if index.config != tok.config {
         bail!("{}: latents were made by a tokenizer with a different architecture than {}", ipath.display(), a.model.display());
     }
-    let tmp = a.out.with_file_name(format!(".{}.tmp", a.out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
-    }
+    let tmp = fresh_tmp(&a.out)?;
     let pb = bar(index.entries.len() as u64, "decode");
     for e in &index.entries {
         let p = a.latents.join(&e.file);
@@ -280,6 +273,17 @@ fn run_eval(a: EvalArgs) -> Result<ExitCode> {
 
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
+}
+
+/// An empty temporary directory beside `out` (`.NAME.tmp`), for writing an output before it is
+/// complete.
+fn fresh_tmp(out: &Path) -> Result<PathBuf> {
+    let tmp = out.with_file_name(format!(".{}.tmp", out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
+    }
+    std::fs::create_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
+    Ok(tmp)
 }
 
 /// Moves a finished temporary directory into place, replacing an older output.
