@@ -155,14 +155,16 @@ fn run_train(a: TrainArgs) -> Result<ExitCode> {
     })?;
     pb.finish_and_clear();
     println!(
-        "{}: step {}/{} ({}), loss {:.4} (first {:.4}), {:.2} s/step, {:.0} s in all",
+        "{}: step {}/{} ({}), loss {:.4}{}, {:.0} s of training in all",
         a.out.display(),
         summary.steps_done,
         summary.total_steps,
         if summary.finished { "finished: model.bpk + tokenizer.json written" } else { "resume with --resume" },
         summary.last_loss,
-        summary.first_loss.unwrap_or(f64::NAN),
-        summary.seconds_per_step,
+        match summary.first_loss {
+            Some(f) => format!(" (first step of this run {f:.4}; {:.2} s/step)", summary.seconds_per_step),
+            None => " (no steps run now)".to_string(),
+        },
         summary.seconds
     );
     Ok(ExitCode::SUCCESS)
