@@ -64,10 +64,6 @@ pub struct TrainSummary {
     pub finished: bool,
 }
 
-fn saved_rc(text: &str) -> RunConfig {
-    serde_json::from_str(text).expect("parsed before")
-}
-
 fn model_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (dir.join("model.bpk"), dir.join("optim.bpk"), dir.join("ema.bpk"))
 }
@@ -92,13 +88,13 @@ pub fn train(
                 cfg_path.display()
             )));
         }
-        let mut c = saved.config;
+        let mut c = saved.config.clone();
         if let Some(n) = opts.total_steps {
             if n != c.train.steps {
                 tracing::info!(from = c.train.steps, to = n, "changing the run's total steps");
                 c.train.steps = n;
                 c.validate()?;
-                let rc = RunConfig { config: c.clone(), ..saved_rc(&text) };
+                let rc = RunConfig { config: c.clone(), ..saved };
                 tr::write_atomic(&cfg_path, serde_json::to_string_pretty(&rc).expect("config serialises").as_bytes())?;
             }
         }
@@ -226,9 +222,6 @@ pub fn train(
         if state.step % t.checkpoint_every == 0 || state.step == end {
             save(&state, &model, &optim, &ema)?;
         }
-    }
-    if state.step > first_step && state.step % t.checkpoint_every != 0 && state.step != end {
-        save(&state, &model, &optim, &ema)?;
     }
     let finished = state.step >= t.steps;
     if finished {
