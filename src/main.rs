@@ -35,6 +35,11 @@ enum Command {
     /// The causal video tokenizer: train, encode, decode, eval.
     #[command(subcommand)]
     Tokenizer(cmd::tokenizer::TokenizerCommand),
+    /// Train the diffusion models (text2world).
+    #[command(subcommand)]
+    Train(cmd::train::TrainCommand),
+    /// Generate a clip from a trained model.
+    Generate(cmd::generate::GenerateArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +56,8 @@ fn main() -> ExitCode {
         Command::Sim(a) => cmd::sim::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Tokenizer(c) => cmd::tokenizer::run(c),
+        Command::Train(c) => cmd::train::run(c),
+        Command::Generate(a) => cmd::generate::run(a),
     };
     match result {
         Ok(code) => code,

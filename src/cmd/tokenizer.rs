@@ -131,7 +131,7 @@ pub fn load_config(spec: &str) -> Result<TokenizerFile> {
     }
 }
 
-fn bar(total: u64, what: &str) -> ProgressBar {
+pub(crate) fn bar(total: u64, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(total);
     pb.set_style(
         ProgressStyle::with_template(&format!("{what} {{bar:30}} {{pos}}/{{len}} [{{elapsed_precise}} < {{eta_precise}}] {{msg}}"))

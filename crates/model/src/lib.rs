@@ -11,6 +11,7 @@ pub mod diffusion;
 pub mod dit;
 pub mod metrics;
 pub mod rng;
+pub mod text2world;
 pub mod tokenizer;
 pub mod train;
 

@@ -73,6 +73,22 @@ pub fn ema_update<M: Module>(ema: M, model: &M, decay: f64) -> Result<M, ModelEr
     Ok(ema)
 }
 
+struct AllParams(Vec<f32>);
+
+impl ModuleVisitor for AllParams {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        let v = p.val().without_autodiff().into_data();
+        self.0.extend(v.as_slice::<f32>().expect("f32 parameters"));
+    }
+}
+
+/// Every float parameter of a module, flattened in visiting order (for comparing weights).
+pub fn flat_params<M: Module>(m: &M) -> Vec<f32> {
+    let mut v = AllParams(Vec::new());
+    m.visit(&mut v);
+    v.0
+}
+
 /// One line of `losses.jsonl`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LossLine {
@@ -129,6 +145,34 @@ pub fn read_losses(run: &Path) -> Result<Vec<LossLine>, ModelError> {
         .enumerate()
         .map(|(i, l)| serde_json::from_str(l).map_err(|e| ModelError::Data(format!("{} line {}: {e}", path.display(), i + 1))))
         .collect()
+}
+
+/// Progress of one step, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInfo {
+    pub step: u64,
+    pub total: u64,
+    pub loss: f64,
+    pub lr: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainSummary {
+    pub steps_done: u64,
+    pub total_steps: u64,
+    pub first_loss: Option<f64>,
+    pub last_loss: f64,
+    pub seconds: f64,
+    pub seconds_per_step: f64,
+    pub finished: bool,
+}
+
+/// The SHA-256 of a file, as lower-case hex (checkpoint provenance).
+pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|e| ModelError::Io(path.display().to_string(), e))?;
+    let d = Sha256::digest(&bytes);
+    Ok(d.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// What a checkpoint records besides the tensors.

@@ -9,7 +9,7 @@ use worldrig_model::data::{load_videos, Video};
 use worldrig_model::tokenizer::codec::load_run;
 use worldrig_model::tokenizer::train::{train, TrainOptions};
 use worldrig_model::tokenizer::{TokenizerConfig, TokenizerFile};
-use worldrig_model::train::{load_module, save_module};
+use worldrig_model::train::{flat_params, load_module, save_module};
 
 fn small_config() -> TokenizerConfig {
     serde_json::from_str(
@@ -125,18 +125,6 @@ fn chunked(cfg: &TokenizerConfig) {
     }
 }
 
-struct AllParams(Vec<f32>);
-impl ModuleVisitor for AllParams {
-    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-        self.0.extend(p.val().into_data().as_slice::<f32>().unwrap());
-    }
-}
-fn params<M: Module>(m: &M) -> Vec<f32> {
-    let mut v = AllParams(Vec::new());
-    m.visit(&mut v);
-    v.0
-}
-
 #[test]
 fn checkpoint_round_trip_is_bit_exact() {
     let device = Device::flex();
@@ -148,9 +136,9 @@ fn checkpoint_round_trip_is_bit_exact() {
     save_module(model.clone(), &path).unwrap();
     device.seed(5);
     let fresh = cfg.init(&device);
-    assert_ne!(params(&fresh), params(&model));
+    assert_ne!(flat_params(&fresh), flat_params(&model));
     let loaded = load_module(fresh, &path).unwrap();
-    let (a, b) = (params(&model), params(&loaded));
+    let (a, b) = (flat_params(&model), flat_params(&loaded));
     assert_eq!(a.len(), b.len());
     assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
     let x = random_clip(5, 16, 16, 6, &device);
@@ -237,8 +225,8 @@ fn resumed_training_equals_an_uninterrupted_run() {
     assert!(err.to_string().contains("--resume"), "{err}");
     let s = train(&file, std::slice::from_ref(&video), &TrainOptions { resume: true, max_steps_now: None, ..split.clone() }, &device, |_| {}).unwrap();
     assert!(s.finished && s.steps_done == 8);
-    let a = params(&load_run(&whole.out, &device).unwrap().model);
-    let b = params(&load_run(&split.out, &device).unwrap().model);
+    let a = flat_params(&load_run(&whole.out, &device).unwrap().model);
+    let b = flat_params(&load_run(&split.out, &device).unwrap().model);
     let same = a.iter().zip(&b).filter(|(x, y)| x.to_bits() == y.to_bits()).count();
     assert!(a.len() == b.len() && same == a.len(), "the resumed run's weights differ from the uninterrupted run's ({same}/{} equal)", a.len());
     let la = std::fs::read_to_string(whole.out.join("losses.jsonl")).unwrap();

@@ -8,5 +8,5 @@ pub mod net;
 pub mod rope;
 pub mod text;
 
-pub use config::DitConfig;
+pub use config::{DitConfig, DitFile, DitTrainConfig, SampleConfig};
 pub use net::Dit;

@@ -73,6 +73,7 @@ pub struct Dit {
     pub patch: usize,
     pub heads: usize,
     pub rope_theta: f64,
+    pub abs_pos: bool,
 }
 
 impl DitConfig {
@@ -97,6 +98,7 @@ impl DitConfig {
             patch: self.patch,
             heads: self.heads,
             rope_theta: self.rope_theta,
+            abs_pos: self.abs_pos,
         }
     }
 }
@@ -123,6 +125,9 @@ impl Dit {
         let [b, c, t, h, w] = x_in.dims();
         let p = self.patch;
         let tokens = self.embed.forward(patchify(Tensor::cat(vec![x_in, cond], 1), p));
+        let [_, n, width] = tokens.dims();
+        let device = tokens.device();
+        let tokens = if self.abs_pos { tokens + rope::absolute([t, h / p, w / p], width, &device).reshape([1, n, width]) } else { tokens };
         let head_dim = tokens.dims()[2] / self.heads;
         let (cos, sin) = rope::tables([t, h / p, w / p], [0.0; 3], head_dim, self.rope_theta, &tokens.device());
         let emb = self.t_fc2.forward(silu(self.t_fc1.forward(sinusoidal(c_noise, 256))));

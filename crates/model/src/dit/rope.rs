@@ -61,3 +61,34 @@ pub fn apply(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
     let s = sin.clone().reshape([1, 1, n, d]).expand([b, h, n, d]);
     x * c + rotated * s
 }
+
+/// Fixed sine-cosine absolute position embedding `[tokens, width]` over a `t x h x w` grid
+/// (`t`-major), the width split across the axes as in [`axis_split`]: added to the patch
+/// embeddings so that the network knows where a token lies in the frame (RoPE alone makes attention
+/// translation-equivariant, and a driving scene is not: sky above, road below). Cosmos' DiT adds a
+/// learnable absolute embedding beside its RoPE for the same reason; a fixed one serves any grid size.
+pub fn absolute(grid: [usize; 3], width: usize, device: &Device) -> Tensor<2> {
+    let split = axis_split(width);
+    let n = grid[0] * grid[1] * grid[2];
+    let mut out = vec![0f32; n * width];
+    for t in 0..grid[0] {
+        for y in 0..grid[1] {
+            for x in 0..grid[2] {
+                let tok = (t * grid[1] + y) * grid[2] + x;
+                let pos = [t as f64, y as f64, x as f64];
+                let mut k = tok * width;
+                for a in 0..3 {
+                    let half = split[a] / 2;
+                    for i in 0..half {
+                        let angle = pos[a] * 10000f64.powf(-(i as f64) / half as f64);
+                        out[k] = angle.sin() as f32;
+                        out[k + half] = angle.cos() as f32;
+                        k += 1;
+                    }
+                    k += half;
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(out, [n, width]), device)
+}

@@ -19,6 +19,7 @@ use super::model::Tokenizer;
 use crate::data::{sample_batch, Video};
 use crate::rng::SplitMix64;
 use crate::train::{self as tr, LossLine, LossLog, TrainState};
+pub use crate::train::{StepInfo, TrainSummary};
 use crate::ModelError;
 
 /// What a run directory's `config.json` holds: the resolved config and where the data came from.
@@ -42,26 +43,6 @@ pub struct TrainOptions {
     /// Change the run's total steps (`train.steps`), also on `--resume`: the cosine schedule is
     /// stretched or shortened from the current step on, and `config.json` records the new total.
     pub total_steps: Option<u64>,
-}
-
-/// Progress of one step, for a progress bar.
-#[derive(Debug, Clone, Copy)]
-pub struct StepInfo {
-    pub step: u64,
-    pub total: u64,
-    pub loss: f64,
-    pub lr: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrainSummary {
-    pub steps_done: u64,
-    pub total_steps: u64,
-    pub first_loss: Option<f64>,
-    pub last_loss: f64,
-    pub seconds: f64,
-    pub seconds_per_step: f64,
-    pub finished: bool,
 }
 
 fn model_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {

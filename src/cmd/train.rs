@@ -1,0 +1,90 @@
+//! `worldrig train text2world`: diffusion pre-training of the DiT on single-camera clips.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use worldrig_model::device;
+use worldrig_model::dit::DitFile;
+use worldrig_model::text2world::{train, T2wOptions};
+
+use super::tokenizer::bar;
+
+#[derive(Subcommand)]
+pub enum TrainCommand {
+    /// Text2World: the caption-conditioned single-view video diffusion model (resumable).
+    Text2world(Text2WorldArgs),
+}
+
+#[derive(Args)]
+pub struct Text2WorldArgs {
+    /// Scene logs with frames and captions (repeatable); every camera of every clip is a training video.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// A trained tokenizer run (`worldrig tokenizer train`).
+    #[arg(long)]
+    tokenizer: PathBuf,
+    /// DiT config file, or the name of a shipped one (tiny).
+    #[arg(long, default_value = "tiny")]
+    config: String,
+    /// Run directory (config.json, text2world.json, latents/, losses.jsonl, checkpoints/, and at the end model.bpk).
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in --out from its newest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Override train.steps, the run's total (also with --resume).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Stop after this many steps in this invocation (resume later with --resume).
+    #[arg(long)]
+    max_steps_now: Option<u64>,
+    /// Use only these cameras (comma separated; default all).
+    #[arg(long, value_delimiter = ',')]
+    cameras: Vec<String>,
+    /// Backend: cpu (burn flex), or wgpu / vulkan / cuda when built with that feature.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+pub fn run(c: TrainCommand) -> Result<ExitCode> {
+    match c {
+        TrainCommand::Text2world(a) => run_text2world(a),
+    }
+}
+
+fn run_text2world(a: Text2WorldArgs) -> Result<ExitCode> {
+    let file = DitFile::resolve(&a.config)?;
+    let dev = device::select(&a.device)?;
+    let opts = T2wOptions {
+        out: a.out.clone(),
+        data: a.data.clone(),
+        cameras: a.cameras.clone(),
+        tokenizer: a.tokenizer.clone(),
+        resume: a.resume,
+        max_steps_now: a.max_steps_now,
+        total_steps: a.steps,
+    };
+    let pb = bar(a.steps.unwrap_or(file.train.steps), "train");
+    let summary = train(&file, &opts, &dev, |s| {
+        pb.set_length(s.total);
+        pb.set_position(s.step);
+        pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
+    })?;
+    pb.finish_and_clear();
+    println!(
+        "{}: step {}/{} ({}), loss {:.4}{}, {:.0} s of training in all",
+        a.out.display(),
+        summary.steps_done,
+        summary.total_steps,
+        if summary.finished { "finished: model.bpk written" } else { "resume with --resume" },
+        summary.last_loss,
+        match summary.first_loss {
+            Some(f) => format!(" (first step of this run {f:.4}; {:.2} s/step)", summary.seconds_per_step),
+            None => " (no steps run now)".to_string(),
+        },
+        summary.seconds
+    );
+    Ok(ExitCode::SUCCESS)
+}
