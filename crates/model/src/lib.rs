@@ -10,6 +10,7 @@ pub mod device;
 pub mod diffusion;
 pub mod dit;
 pub mod metrics;
+pub mod multiview;
 pub mod rng;
 pub mod text2world;
 pub mod tokenizer;

@@ -9,4 +9,4 @@ pub mod rope;
 pub mod text;
 
 pub use config::{DitConfig, DitFile, DitTrainConfig, SampleConfig};
-pub use net::Dit;
+pub use net::{Dit, DitContext};

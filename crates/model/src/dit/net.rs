@@ -117,28 +117,72 @@ pub fn unpatchify(x: Tensor<3>, p: usize, c: usize, t: usize, h: usize, w: usize
     x.permute([0, 4, 1, 2, 5, 3, 6]).reshape([b, c, t, h, w])
 }
 
+/// What every block of one forward pass shares: the noise embedding (AdaLN input), the projected
+/// caption tokens and their padding, and the RoPE tables of the token grid.
+#[derive(Debug, Clone)]
+pub struct DitContext {
+    /// `[b, width]`.
+    pub emb: Tensor<2>,
+    /// `[b, caption tokens, width]`.
+    pub text: Tensor<3>,
+    pub pad: Tensor<2, Bool>,
+    pub cos: Tensor<2>,
+    pub sin: Tensor<2>,
+    /// `[b, c, t, h, w]` of the latents.
+    pub dims: [usize; 5],
+}
+
 impl Dit {
-    /// The raw network output for noisy-and-scaled latents `x_in: [b, c, t, h, w]`, noise
-    /// conditioning `c_noise: [b]`, conditioning mask `cond: [b, 1, t, h, w]` (1 on given frames),
-    /// and caption ids / padding from [`super::text::CaptionVocab::batch`].
-    pub fn forward(&self, x_in: Tensor<5>, c_noise: Tensor<1>, cond: Tensor<5>, ids: Tensor<2, Int>, pad: Tensor<2, Bool>) -> Tensor<5> {
-        let [b, c, t, h, w] = x_in.dims();
+    /// Patch tokens `[b, t*(h/p)*(w/p), width]` of the latents and the conditioning mask, with the
+    /// absolute position embedding added.
+    pub fn embed_tokens(&self, x_in: Tensor<5>, cond: Tensor<5>) -> Tensor<3> {
+        let [_, _, t, h, w] = x_in.dims();
         let p = self.patch;
         let tokens = self.embed.forward(patchify(Tensor::cat(vec![x_in, cond], 1), p));
         let [_, n, width] = tokens.dims();
         let device = tokens.device();
-        let tokens = if self.abs_pos { tokens + rope::absolute([t, h / p, w / p], width, &device).reshape([1, n, width]) } else { tokens };
-        let head_dim = tokens.dims()[2] / self.heads;
-        let (cos, sin) = rope::tables([t, h / p, w / p], [0.0; 3], head_dim, self.rope_theta, &tokens.device());
-        let emb = self.t_fc2.forward(silu(self.t_fc1.forward(sinusoidal(c_noise, 256))));
-        let text = self.text_proj.forward(self.text.forward(ids, pad.clone()));
-        let mut x = tokens;
-        for blk in &self.blocks {
-            x = blk.forward(x, emb.clone(), text.clone(), pad.clone(), (&cos, &sin));
+        if self.abs_pos {
+            tokens + rope::absolute([t, h / p, w / p], width, &device).reshape([1, n, width])
+        } else {
+            tokens
         }
+    }
+
+    /// The shared inputs of the blocks for latents of shape `dims`.
+    pub fn context(&self, dims: [usize; 5], c_noise: Tensor<1>, ids: Tensor<2, Int>, pad: Tensor<2, Bool>) -> DitContext {
+        let [_, _, t, h, w] = dims;
+        let p = self.patch;
+        let device = c_noise.device();
+        let emb = self.t_fc2.forward(silu(self.t_fc1.forward(sinusoidal(c_noise, 256))));
+        let head_dim = emb.dims()[1] / self.heads;
+        let (cos, sin) = rope::tables([t, h / p, w / p], [0.0; 3], head_dim, self.rope_theta, &device);
+        let text = self.text_proj.forward(self.text.forward(ids, pad.clone()));
+        DitContext { emb, text, pad, cos, sin, dims }
+    }
+
+    /// Block `i` on tokens `x`.
+    pub fn block(&self, i: usize, x: Tensor<3>, ctx: &DitContext) -> Tensor<3> {
+        self.blocks[i].forward(x, ctx.emb.clone(), ctx.text.clone(), ctx.pad.clone(), (&ctx.cos, &ctx.sin))
+    }
+
+    /// The final modulated projection back to latents `[b, c, t, h, w]`.
+    pub fn head(&self, x: Tensor<3>, ctx: &DitContext) -> Tensor<5> {
+        let [b, c, t, h, w] = ctx.dims;
         let d = x.dims()[2];
-        let m = self.final_ada.forward(silu(emb)).reshape([b, 2, d]);
+        let m = self.final_ada.forward(silu(ctx.emb.clone())).reshape([b, 2, d]);
         let x = modulate(x, m.clone().narrow(1, 0, 1), m.narrow(1, 1, 1));
-        unpatchify(self.final_out.forward(x), p, c, t, h, w)
+        unpatchify(self.final_out.forward(x), self.patch, c, t, h, w)
+    }
+
+    /// The raw network output for noisy-and-scaled latents `x_in: [b, c, t, h, w]`, noise
+    /// conditioning `c_noise: [b]`, conditioning mask `cond: [b, 1, t, h, w]` (1 on given frames),
+    /// and caption ids / padding from [`super::text::CaptionVocab::batch`].
+    pub fn forward(&self, x_in: Tensor<5>, c_noise: Tensor<1>, cond: Tensor<5>, ids: Tensor<2, Int>, pad: Tensor<2, Bool>) -> Tensor<5> {
+        let ctx = self.context(x_in.dims(), c_noise, ids, pad);
+        let mut x = self.embed_tokens(x_in, cond);
+        for i in 0..self.blocks.len() {
+            x = self.block(i, x, &ctx);
+        }
+        self.head(x, &ctx)
     }
 }
