@@ -4,8 +4,11 @@
 //! new parameter path ends in a zero-initialised layer, so at step 0 each view's output is exactly
 //! the loaded Text2World model's.
 
+pub mod data;
 pub mod model;
+pub mod train;
 pub mod views;
 
 pub use model::{MultiViewDit, MvInputs, MvMode};
+pub use train::{MvCard, MvFile, MvOptions};
 pub use views::{camera_features, frame_poses, trajectory_features, CAMERA_FEATURES, POSE_FEATURES};
