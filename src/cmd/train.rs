@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use worldrig_model::device;
 use worldrig_model::dit::DitFile;
+use worldrig_model::multiview::{MvFile, MvOptions};
 use worldrig_model::text2world::{train, T2wOptions};
 
 use super::tokenizer::bar;
@@ -15,6 +16,32 @@ use super::tokenizer::bar;
 pub enum TrainCommand {
     /// Text2World: the caption-conditioned single-view video diffusion model (resumable).
     Text2world(Text2WorldArgs),
+    /// Multi-view: post-train a Text2World run on multi-camera logs, conditioned on the ego trajectory (resumable).
+    Multiview(MultiviewArgs),
+}
+
+#[derive(Args)]
+pub struct MultiviewArgs {
+    /// The Text2World run to start from (`worldrig train text2world`).
+    #[arg(long)]
+    init: PathBuf,
+    /// Multi-camera scene logs with frames, ego poses and captions (repeatable; one rig layout).
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Multi-view config file, or the name of a shipped one (tiny).
+    #[arg(long, default_value = "tiny")]
+    config: String,
+    /// Run directory (config.json, multiview.json, latents/, losses.jsonl, checkpoints/, and at the end model.bpk).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    resume: bool,
+    #[arg(long)]
+    steps: Option<u64>,
+    #[arg(long)]
+    max_steps_now: Option<u64>,
+    #[arg(long, default_value = "cpu")]
+    device: String,
 }
 
 #[derive(Args)]
@@ -51,7 +78,39 @@ pub struct Text2WorldArgs {
 pub fn run(c: TrainCommand) -> Result<ExitCode> {
     match c {
         TrainCommand::Text2world(a) => run_text2world(a),
+        TrainCommand::Multiview(a) => run_multiview(a),
     }
+}
+
+fn run_multiview(a: MultiviewArgs) -> Result<ExitCode> {
+    let file = MvFile::resolve(&a.config)?;
+    let dev = device::select(&a.device)?;
+    let opts = MvOptions { out: a.out.clone(), data: a.data.clone(), init: a.init.clone(), resume: a.resume, max_steps_now: a.max_steps_now, total_steps: a.steps };
+    let pb = bar(a.steps.unwrap_or(file.train.steps), "train");
+    let summary = worldrig_model::multiview::train::train(&file, &opts, &dev, |s| {
+        pb.set_length(s.total);
+        pb.set_position(s.step);
+        pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
+    })?;
+    pb.finish_and_clear();
+    report(&a.out, &summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(out: &std::path::Path, summary: &worldrig_model::train::TrainSummary) {
+    println!(
+        "{}: step {}/{} ({}), loss {:.4}{}, {:.0} s of training in all",
+        out.display(),
+        summary.steps_done,
+        summary.total_steps,
+        if summary.finished { "finished: model.bpk written" } else { "resume with --resume" },
+        summary.last_loss,
+        match summary.first_loss {
+            Some(f) => format!(" (first step of this run {f:.4}; {:.2} s/step)", summary.seconds_per_step),
+            None => " (no steps run now)".to_string(),
+        },
+        summary.seconds
+    );
 }
 
 fn run_text2world(a: Text2WorldArgs) -> Result<ExitCode> {
@@ -73,18 +132,6 @@ fn run_text2world(a: Text2WorldArgs) -> Result<ExitCode> {
         pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
     })?;
     pb.finish_and_clear();
-    println!(
-        "{}: step {}/{} ({}), loss {:.4}{}, {:.0} s of training in all",
-        a.out.display(),
-        summary.steps_done,
-        summary.total_steps,
-        if summary.finished { "finished: model.bpk written" } else { "resume with --resume" },
-        summary.last_loss,
-        match summary.first_loss {
-            Some(f) => format!(" (first step of this run {f:.4}; {:.2} s/step)", summary.seconds_per_step),
-            None => " (no steps run now)".to_string(),
-        },
-        summary.seconds
-    );
+    report(&a.out, &summary);
     Ok(ExitCode::SUCCESS)
 }

@@ -283,3 +283,161 @@ mod tests {
         assert!((mid - 0.55).abs() < 1e-9, "{mid}");
     }
 }
+
+/// The optimisation settings [`fit`] needs.
+#[derive(Debug, Clone)]
+pub struct FitConfig {
+    pub steps: u64,
+    pub lr: f64,
+    pub warmup_steps: u64,
+    pub min_lr_ratio: f64,
+    pub weight_decay: f32,
+    pub grad_clip: Option<f32>,
+    pub ema: Option<f64>,
+    pub checkpoint_every: u64,
+    pub log_every: u64,
+}
+
+/// What a run directory's training loop does with a model: AdamW with warm-up and cosine decay,
+/// optional gradient clipping and EMA, the JSONL loss log (the mean loss per `log_every` steps, the
+/// mean per step tag, and `probe`, the loss of the current weights on fixed batches, also at step
+/// 0), atomic checkpoints every `checkpoint_every` steps with exact resume, and, once the run reaches
+/// `steps`, `model.bpk` (the EMA weights when EMA is on).
+///
+/// `model` lives on an autodiff device and is freshly initialised (a checkpoint replaces its
+/// weights when `resume` finds one). `step_loss(model, step)` returns the loss of step `step` and a
+/// tag naming the kind of step; it must depend on the step number only (not on how many steps ran
+/// in this invocation), which is what makes resume exact. `probe(valid_model)` returns the probe loss.
+#[allow(clippy::too_many_arguments)]
+pub fn fit<M: Module>(
+    run: &Path,
+    cfg: &FitConfig,
+    mut model: M,
+    resume: bool,
+    max_steps_now: Option<u64>,
+    mut step_loss: impl FnMut(&M, u64) -> (Tensor<1>, &'static str),
+    mut probe: impl FnMut(&M) -> f64,
+    mut on_step: impl FnMut(StepInfo),
+) -> Result<TrainSummary, ModelError> {
+    use burn::grad_clipping::GradientClippingConfig;
+    use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+    use std::time::Instant;
+
+    let resumed = if resume { latest_checkpoint(run) } else { None };
+    let paths = |dir: &Path| (dir.join("model.bpk"), dir.join("optim.bpk"), dir.join("ema.bpk"));
+    let mut optim: ModuleOptimizer = {
+        let mut c = AdamWConfig::new().with_weight_decay(cfg.weight_decay);
+        if let Some(clip) = cfg.grad_clip {
+            c = c.with_grad_clipping(Some(GradientClippingConfig::Norm(clip)));
+        }
+        c.init()
+    };
+    let mut ema: Option<M> = cfg.ema.map(|_| model.valid());
+    let mut state = TrainState { step: 0, seconds: 0.0, loss: f64::NAN };
+    if let Some((dir, s)) = &resumed {
+        let (mp, op, ep) = paths(dir);
+        model = load_module(model, &mp)?;
+        optim = optim.load(&op).map_err(|e| ModelError::Checkpoint(format!("{}: {e}", op.display())))?;
+        if let Some(e) = ema.take() {
+            ema = Some(load_module(e, &ep)?);
+        }
+        state = s.clone();
+        tracing::info!(step = s.step, checkpoint = %dir.display(), "resuming");
+    } else if resume {
+        tracing::warn!("{}: no checkpoint yet; starting from step 0", run.display());
+    }
+    // A resume without a checkpoint starts the loss log over, like the run.
+    let mut log = LossLog::open(run, resumed.as_ref().map(|_| state.step))?;
+    let end = match max_steps_now {
+        Some(n) => (state.step + n).min(cfg.steps),
+        None => cfg.steps,
+    };
+    let save = |state: &TrainState, model: &M, optim: &ModuleOptimizer, ema: &Option<M>| -> Result<(), ModelError> {
+        write_checkpoint(run, state, 2, |dir| {
+            let (mp, op, ep) = paths(dir);
+            // The training module itself (not `valid()`), so the saved parameter ids match the optimizer state.
+            save_module(model.clone(), &mp)?;
+            optim.save(&op).map_err(|e| ModelError::Checkpoint(format!("{}: {e}", op.display())))?;
+            if let Some(e) = ema {
+                save_module(e.clone(), &ep)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    };
+
+    let started = Instant::now();
+    let (base_seconds, first_step) = (state.seconds, state.step);
+    let mut first_loss = None;
+    let mut last_loss = state.loss;
+    let mut acc: Vec<(&'static str, f64, u64)> = Vec::new();
+    if state.step == 0 && end > 0 {
+        let p = probe(&model.valid());
+        let mut parts = serde_json::Map::new();
+        parts.insert("probe".into(), p.into());
+        log.write(&LossLine { step: 0, loss: p, parts, lr: 0.0, seconds: 0.0 })?;
+        tracing::info!(probe = format!("{p:.4}"), "loss of the initial weights on the probe batches");
+    }
+    while state.step < end {
+        let step = state.step;
+        let (loss, tag) = step_loss(&model, step);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = lr_at(step, cfg.steps, cfg.lr, cfg.warmup_steps, cfg.min_lr_ratio);
+        model = optim.step(lr, model, grads);
+        if let (Some(e), Some(decay)) = (ema.take(), cfg.ema) {
+            // Short runs: the effective decay ramps up so early weights do not dominate.
+            let d = decay.min((1.0 + step as f64) / (10.0 + step as f64));
+            ema = Some(ema_update(e, &model, d)?);
+        }
+        let lv = loss.into_scalar::<f32>() as f64;
+        if !lv.is_finite() {
+            return Err(ModelError::Data(format!("loss became {lv} at step {step}; lower the learning rate or check the data")));
+        }
+        first_loss.get_or_insert(lv);
+        match acc.iter_mut().find(|a| a.0 == tag) {
+            Some(a) => {
+                a.1 += lv;
+                a.2 += 1;
+            }
+            None => acc.push((tag, lv, 1)),
+        }
+        state.step += 1;
+        state.seconds = base_seconds + started.elapsed().as_secs_f64();
+        last_loss = lv;
+        state.loss = lv;
+        on_step(StepInfo { step: state.step, total: cfg.steps, loss: lv, lr });
+        if state.step % cfg.log_every == 0 || state.step == end {
+            let (sum, n) = acc.iter().fold((0.0, 0u64), |(s, n), a| (s + a.1, n + a.2));
+            let mut parts = serde_json::Map::new();
+            if acc.len() > 1 {
+                for (tag, s, k) in &acc {
+                    parts.insert((*tag).into(), (s / *k as f64).into());
+                }
+            }
+            parts.insert("probe".into(), probe(&model.valid()).into());
+            log.write(&LossLine { step: state.step, loss: sum / n as f64, parts, lr, seconds: state.seconds })?;
+            acc.clear();
+        }
+        if state.step % cfg.checkpoint_every == 0 || state.step == end {
+            save(&state, &model, &optim, &ema)?;
+        }
+    }
+    let finished = state.step >= cfg.steps;
+    if finished {
+        let weights = match &ema {
+            Some(e) => e.clone(),
+            None => model.valid(),
+        };
+        save_module(weights, &run.join("model.bpk"))?;
+    }
+    let steps_now = state.step - first_step;
+    Ok(TrainSummary {
+        steps_done: state.step,
+        total_steps: cfg.steps,
+        first_loss,
+        last_loss,
+        seconds: state.seconds,
+        seconds_per_step: if steps_now > 0 { started.elapsed().as_secs_f64() / steps_now as f64 } else { 0.0 },
+        finished,
+    })
+}

@@ -11,9 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::grad_clipping::GradientClippingConfig;
-use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +20,7 @@ use crate::diffusion::{gaussian, Denoiser, Edm, LogNormal, Video2World};
 use crate::dit::text::CaptionVocab;
 use crate::dit::{Dit, DitConfig, DitFile, DitTrainConfig, SampleConfig};
 use crate::rng::SplitMix64;
-use crate::train::{self as tr, LossLine, LossLog, StepInfo, TrainState, TrainSummary};
+use crate::train::{self as tr, StepInfo, TrainSummary};
 use crate::ModelError;
 
 /// A run directory's `config.json`: the resolved config and the inputs.
@@ -179,15 +176,10 @@ fn build_cache(rc: &RunConfig, tok_sha: &str, device: &Device) -> Result<LatentC
     Ok(cache)
 }
 
-fn model_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    (dir.join("model.bpk"), dir.join("optim.bpk"), dir.join("ema.bpk"))
-}
-
 /// Trains (or, with `opts.resume`, continues) a Text2World run.
-pub fn train(file: &DitFile, opts: &T2wOptions, device: &Device, mut on_step: impl FnMut(StepInfo)) -> Result<TrainSummary, ModelError> {
+pub fn train(file: &DitFile, opts: &T2wOptions, device: &Device, on_step: impl FnMut(StepInfo)) -> Result<TrainSummary, ModelError> {
     let run = &opts.out;
     let cfg_path = run.join("config.json");
-    let resumed = if opts.resume { tr::latest_checkpoint(run) } else { None };
     let rc: RunConfig = if opts.resume {
         let mut saved: RunConfig = read_json(&cfg_path)?;
         if saved.config.model != file.model {
@@ -285,122 +277,30 @@ pub fn train(file: &DitFile, opts: &T2wOptions, device: &Device, mut on_step: im
 
     device.seed(t.seed);
     let ad = device.clone().autodiff();
-    let mut model: Dit = m.init(&ad);
-    let mut optim: ModuleOptimizer = {
-        let mut c = AdamWConfig::new().with_weight_decay(t.weight_decay);
-        if let Some(clip) = t.grad_clip {
-            c = c.with_grad_clipping(Some(GradientClippingConfig::Norm(clip)));
-        }
-        c.init()
+    let model: Dit = m.init(&ad);
+    let fit = tr::FitConfig {
+        steps: t.steps,
+        lr: t.lr,
+        warmup_steps: t.warmup_steps,
+        min_lr_ratio: t.min_lr_ratio,
+        weight_decay: t.weight_decay,
+        grad_clip: t.grad_clip,
+        ema: t.ema,
+        checkpoint_every: t.checkpoint_every,
+        log_every: t.log_every,
     };
-    let mut ema: Option<Dit> = t.ema.map(|_| model.valid());
-    let mut state = TrainState { step: 0, seconds: 0.0, loss: f64::NAN };
-    if let Some((dir, s)) = &resumed {
-        let (mp, op, ep) = model_paths(dir);
-        model = tr::load_module(model, &mp)?;
-        optim = optim.load(&op).map_err(|e| ModelError::Checkpoint(format!("{}: {e}", op.display())))?;
-        if let Some(e) = ema.take() {
-            ema = Some(tr::load_module(e, &ep)?);
-        }
-        state = s.clone();
-        tracing::info!(step = s.step, checkpoint = %dir.display(), "resuming");
-    } else if opts.resume {
-        tracing::warn!("{}: no checkpoint yet; starting from step 0", run.display());
-    }
-    // A resume without a checkpoint starts the loss log over, like the run.
-    let mut log = LossLog::open(run, resumed.as_ref().map(|_| state.step))?;
-    let end = match opts.max_steps_now {
-        Some(n) => (state.step + n).min(t.steps),
-        None => t.steps,
-    };
-    let mut first_loss = None;
-    let (mut acc, mut acc_n, mut acc_v2w, mut acc_v2w_n) = (0.0f64, 0u64, 0.0f64, 0u64);
-    let mut last_loss = state.loss;
-    let started = Instant::now();
-    let base_seconds = state.seconds;
-    let first_step = state.step;
-    if state.step == 0 && end > 0 {
-        let p = probe_loss(&model.valid(), &cache, &card.vocab, &t, device);
-        let mut parts = serde_json::Map::new();
-        parts.insert("probe".into(), p.into());
-        log.write(&LossLine { step: 0, loss: p, parts, lr: 0.0, seconds: 0.0 })?;
-        tracing::info!(probe = format!("{p:.4}"), "loss of the initial weights on the probe batches");
-    }
-
-    let save = |state: &TrainState, model: &Dit, optim: &ModuleOptimizer, ema: &Option<Dit>| -> Result<(), ModelError> {
-        tr::write_checkpoint(run, state, 2, |dir| {
-            let (mp, op, ep) = model_paths(dir);
-            tr::save_module(model.clone(), &mp)?;
-            optim.save(&op).map_err(|e| ModelError::Checkpoint(format!("{}: {e}", op.display())))?;
-            if let Some(e) = ema {
-                tr::save_module(e.clone(), &ep)?;
-            }
-            Ok(())
-        })?;
-        Ok(())
-    };
-
-    while state.step < end {
-        let step = state.step;
-        let batch = make_batch(&cache, &card.vocab, &t, step, &ad);
-        let v2w = batch.v2w.cond_frames > 0;
-        let loss = batch_loss(&model, batch, t.sigma_data);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lr = tr::lr_at(step, t.steps, t.lr, t.warmup_steps, t.min_lr_ratio);
-        model = optim.step(lr, model, grads);
-        if let (Some(e), Some(decay)) = (ema.take(), t.ema) {
-            let d = decay.min((1.0 + step as f64) / (10.0 + step as f64));
-            ema = Some(tr::ema_update(e, &model, d)?);
-        }
-        let lv = loss.into_scalar::<f32>() as f64;
-        if !lv.is_finite() {
-            return Err(ModelError::Data(format!("loss became {lv} at step {step}; lower train.lr or check the data")));
-        }
-        first_loss.get_or_insert(lv);
-        acc += lv;
-        acc_n += 1;
-        if v2w {
-            acc_v2w += lv;
-            acc_v2w_n += 1;
-        }
-        state.step += 1;
-        state.seconds = base_seconds + started.elapsed().as_secs_f64();
-        last_loss = lv;
-        state.loss = lv;
-        on_step(StepInfo { step: state.step, total: t.steps, loss: lv, lr });
-        if state.step % t.log_every == 0 || state.step == end {
-            let mut parts = serde_json::Map::new();
-            let t2w_n = acc_n - acc_v2w_n;
-            if t2w_n > 0 {
-                parts.insert("text2world".into(), ((acc - acc_v2w) / t2w_n as f64).into());
-            }
-            if acc_v2w_n > 0 {
-                parts.insert("video2world".into(), (acc_v2w / acc_v2w_n as f64).into());
-            }
-            parts.insert("probe".into(), probe_loss(&model.valid(), &cache, &card.vocab, &t, device).into());
-            log.write(&LossLine { step: state.step, loss: acc / acc_n as f64, parts, lr, seconds: state.seconds })?;
-            (acc, acc_n, acc_v2w, acc_v2w_n) = (0.0, 0, 0.0, 0);
-        }
-        if state.step % t.checkpoint_every == 0 || state.step == end {
-            save(&state, &model, &optim, &ema)?;
-        }
-    }
-    let finished = state.step >= t.steps;
-    if finished {
-        let weights = match &ema {
-            Some(e) => e.clone(),
-            None => model.valid(),
-        };
-        tr::save_module(weights, &run.join("model.bpk"))?;
-    }
-    let steps_now = state.step - first_step;
-    Ok(TrainSummary {
-        steps_done: state.step,
-        total_steps: t.steps,
-        first_loss,
-        last_loss,
-        seconds: state.seconds,
-        seconds_per_step: if steps_now > 0 { started.elapsed().as_secs_f64() / steps_now as f64 } else { 0.0 },
-        finished,
-    })
+    tr::fit(
+        run,
+        &fit,
+        model,
+        opts.resume,
+        opts.max_steps_now,
+        |model, step| {
+            let batch = make_batch(&cache, &card.vocab, &t, step, &ad);
+            let tag = if batch.v2w.cond_frames > 0 { "video2world" } else { "text2world" };
+            (batch_loss(model, batch, t.sigma_data), tag)
+        },
+        |valid| probe_loss(valid, &cache, &card.vocab, &t, device),
+        on_step,
+    )
 }
