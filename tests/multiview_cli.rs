@@ -82,6 +82,38 @@ fn post_training_lowers_the_loss_and_resumes_exactly() {
     assert!(last < 0.8 * first, "multi-view probe loss {first:.4} -> {last:.4}: did not fall by 20%");
     eprintln!("multi-view probe loss {first:.4} -> {last:.4}");
 
+    // Generation for the log's rig: every camera, a panorama, a valid scene log, deterministic.
+    let g = tmp.path().join("g");
+    let text = ok(&["generate", "--model", s(&run), "--log", s(&log), "--seed", "3", "--out", s(&g)]);
+    assert!(text.contains("6 views x 5 frames of 224x128"), "{text}");
+    assert!(g.join("panorama.gif").exists());
+    let pano = image::open(g.join("panorama.gif")).unwrap();
+    assert_eq!((pano.width(), pano.height()), (3 * 224, 2 * 128));
+    ok(&["log", "validate", s(&g.join("log"))]);
+    let frames = |dir: &Path| -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        let mut cams: Vec<_> = std::fs::read_dir(dir.join("frames")).unwrap().map(|e| e.unwrap().path()).collect();
+        cams.sort();
+        assert_eq!(cams.len(), 6);
+        for c in cams {
+            let mut f: Vec<_> = std::fs::read_dir(&c).unwrap().map(|e| e.unwrap().path()).collect();
+            f.sort();
+            assert_eq!(f.len(), 5);
+            v.extend(f.iter().map(|p| std::fs::read(p).unwrap()));
+        }
+        v
+    };
+    let g2 = tmp.path().join("g2");
+    ok(&["generate", "--model", s(&run), "--log", s(&log), "--seed", "3", "--out", s(&g2)]);
+    assert!(frames(&g) == frames(&g2), "same seed, different frames");
+    // Video2World from the log's first frames, and the two baselines.
+    let g3 = tmp.path().join("g3");
+    ok(&["generate", "--model", s(&run), "--log", s(&log), "--condition-frames", "1", "--no-cross-view", "--no-trajectory", "--steps", "4", "--out", s(&g3)]);
+    let prov: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(g3.join("generation.json")).unwrap()).unwrap();
+    assert_eq!(prov["cross_view"], false);
+    assert_eq!(prov["condition_frames"], 1);
+    assert!(frames(&g3) != frames(&g));
+
     // Resume: 3 + 3 steps equal 6 uninterrupted ones.
     let a = tmp.path().join("a");
     let b = tmp.path().join("b");

@@ -22,41 +22,57 @@ const DEFAULT_RIG: &str = include_str!("../../configs/rigs/cosmos-6cam-448x256.j
 
 #[derive(Args)]
 pub struct GenerateArgs {
-    /// A Text2World run (`worldrig train text2world`).
+    /// A Text2World or multi-view run (`worldrig train text2world|multiview`).
     #[arg(long)]
-    model: PathBuf,
+    pub(crate) model: PathBuf,
     /// The caption to generate from.
     #[arg(long, default_value = "")]
-    prompt: String,
+    pub(crate) prompt: String,
     /// Continue a logged clip (Video2World): `LOG:CLIP[:CAMERA]` (camera default: the first one);
     /// the model's given latent frames are encoded from its first frames.
     #[arg(long)]
-    condition: Option<String>,
+    pub(crate) condition: Option<String>,
     /// Frames to generate (`1 + c*n` for the tokenizer's temporal compression `c`; default: the training window).
     #[arg(long)]
-    frames: Option<usize>,
+    pub(crate) frames: Option<usize>,
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Sampler: euler, heun or dpmpp_2m (default: the run's).
     #[arg(long)]
-    sampler: Option<String>,
+    pub(crate) sampler: Option<String>,
     /// Steps of the Karras schedule (default: the run's).
     #[arg(long)]
-    steps: Option<usize>,
+    pub(crate) steps: Option<usize>,
     /// Classifier-free guidance scale (1: conditional only; default: the run's).
     #[arg(long)]
-    guidance: Option<f64>,
+    pub(crate) guidance: Option<f64>,
+    /// Multi-view runs: the scene log whose rig, ego trajectory (and, with --condition-frames, first
+    /// frames) condition the generation.
+    #[arg(long)]
+    pub(crate) log: Option<PathBuf>,
+    /// Multi-view runs: the clip of --log (default: its first).
+    #[arg(long)]
+    pub(crate) clip: Option<String>,
+    /// Multi-view runs: continue the clip from this many given latent frames of every camera (0: from noise).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) condition_frames: usize,
+    /// Multi-view runs: generate each view on its own (the independent-views baseline).
+    #[arg(long)]
+    pub(crate) no_cross_view: bool,
+    /// Multi-view runs: ignore the trajectory (the no-trajectory baseline).
+    #[arg(long)]
+    pub(crate) no_trajectory: bool,
     /// The tokenizer run, when it is not where the run recorded it.
     #[arg(long)]
-    tokenizer: Option<PathBuf>,
+    pub(crate) tokenizer: Option<PathBuf>,
     /// Output directory: frames/NNN.png, video.gif, log/ (scene log), generation.json.
     #[arg(long)]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Replace --out if it exists.
     #[arg(long)]
-    overwrite: bool,
+    pub(crate) overwrite: bool,
     #[arg(long, default_value = "cpu")]
-    device: String,
+    pub(crate) device: String,
 }
 
 #[derive(Serialize)]
@@ -78,6 +94,12 @@ struct Provenance<'a> {
 pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     if a.out.exists() && !a.overwrite {
         bail!("{}: already exists (pass --overwrite to replace it)", a.out.display());
+    }
+    if a.model.join("multiview.json").exists() {
+        return super::generate_mv::run(a);
+    }
+    if a.log.is_some() || a.clip.is_some() || a.condition_frames > 0 || a.no_cross_view || a.no_trajectory {
+        bail!("{}: --log, --clip, --condition-frames, --no-cross-view and --no-trajectory are for multi-view runs (no multiview.json here)", a.model.display());
     }
     let dev = device::select(&a.device)?;
     let t2w = load_run(&a.model, &dev)?;
@@ -125,7 +147,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
             bail!("--condition needs at least 2 latent frames to generate (--frames {frames} gives {latent_frames})");
         }
         let need = tok.config.frames_for_latents(k);
-        let z = given_latents(&t2w, &tok, video, need, latent_frames, &dev)?;
+        let z = given_latents(&t2w.card, &tok, video, need, latent_frames, &dev)?;
         given = Some((z, k));
         cond_source = Some((log, video.clip_id.clone(), video.camera.clone(), k, need));
     }
@@ -135,7 +157,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     let x = t2w.sample(&req, given, &dev);
     let sample_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let images = decode_frames(&t2w, &tok, x)?;
+    let images = decode_frames(&t2w.card, &tok, x)?;
     let decode_seconds = t1.elapsed().as_secs_f64();
 
     // Rig, poses and clip record.
@@ -269,7 +291,7 @@ fn parse_condition(spec: &str) -> Result<(PathBuf, String, Option<String>)> {
 }
 
 /// An animated GIF of RGB8 frames (palette per frame).
-fn write_gif(path: &Path, frames: &[Vec<u8>], width: usize, height: usize, fps: f64) -> Result<()> {
+pub(crate) fn write_gif(path: &Path, frames: &[Vec<u8>], width: usize, height: usize, fps: f64) -> Result<()> {
     use image::codecs::gif::{GifEncoder, Repeat};
     use image::{Delay, Frame, RgbaImage};
     let file = std::fs::File::create(path).with_context(|| path.display().to_string())?;

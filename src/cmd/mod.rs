@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod generate;
+pub mod generate_mv;
 pub mod import;
 pub mod log;
 pub mod rig;

@@ -5,6 +5,7 @@
 //! the loaded Text2World model's.
 
 pub mod data;
+pub mod generate;
 pub mod model;
 pub mod train;
 pub mod views;

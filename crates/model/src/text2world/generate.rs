@@ -84,6 +84,28 @@ pub fn load_tokenizer(run: &Path, card: &ModelCard, override_: Option<&Path>, de
     Ok(tok)
 }
 
+fn stats(card: &ModelCard, device: &Device) -> (Tensor<5>, Tensor<5>) {
+    let c = card.latent_mean.len();
+    let m: Vec<f32> = card.latent_mean.iter().map(|&v| v as f32).collect();
+    let s: Vec<f32> = card.latent_std.iter().map(|&v| (card.sigma_data / v) as f32).collect();
+    (
+        Tensor::<1>::from_data(TensorData::new(m, [c]), device).reshape([1, c, 1, 1, 1]),
+        Tensor::<1>::from_data(TensorData::new(s, [c]), device).reshape([1, c, 1, 1, 1]),
+    )
+}
+
+/// Raw tokenizer latents `[b, c, t, h, w]` to a run's normalised space: `(z - mean) / std * sigma_data`.
+pub fn normalise(card: &ModelCard, z: Tensor<5>) -> Tensor<5> {
+    let (m, s) = stats(card, &z.device());
+    (z - m) * s
+}
+
+/// The inverse of [`normalise`].
+pub fn denormalise(card: &ModelCard, x: Tensor<5>) -> Tensor<5> {
+    let (m, s) = stats(card, &x.device());
+    x / s + m
+}
+
 /// What to sample.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SampleRequest {
@@ -107,24 +129,12 @@ impl Text2World {
 
     /// Raw tokenizer latents to the model's normalised space.
     pub fn normalise(&self, z: Tensor<5>) -> Tensor<5> {
-        let (m, s) = self.stats(&z.device(), self.card.sigma_data);
-        (z - m) * s
+        normalise(&self.card, z)
     }
 
     /// The model's normalised space to raw tokenizer latents.
     pub fn denormalise(&self, x: Tensor<5>) -> Tensor<5> {
-        let (m, s) = self.stats(&x.device(), self.card.sigma_data);
-        x / s + m
-    }
-
-    fn stats(&self, device: &Device, sd: f64) -> (Tensor<5>, Tensor<5>) {
-        let c = self.card.latent_mean.len();
-        let m: Vec<f32> = self.card.latent_mean.iter().map(|&v| v as f32).collect();
-        let s: Vec<f32> = self.card.latent_std.iter().map(|&v| (sd / v) as f32).collect();
-        (
-            Tensor::<1>::from_data(TensorData::new(m, [c]), device).reshape([1, c, 1, 1, 1]),
-            Tensor::<1>::from_data(TensorData::new(s, [c]), device).reshape([1, c, 1, 1, 1]),
-        )
+        denormalise(&self.card, x)
     }
 
     /// The guided denoiser `D(x, sigma)` for `prompt` (conditional and unconditional network passes
@@ -179,8 +189,8 @@ impl Text2World {
 
 /// The first `frames` frames of `video`, resized to the model's resolution, encoded and
 /// normalised, and zero-padded to `latent_frames` latent frames.
-pub fn given_latents(t2w: &Text2World, tok: &LoadedTokenizer, video: &Video, frames: usize, latent_frames: usize, device: &Device) -> Result<Tensor<5>, ModelError> {
-    let [h, w] = t2w.card.resolution;
+pub fn given_latents(card: &ModelCard, tok: &LoadedTokenizer, video: &Video, frames: usize, latent_frames: usize, device: &Device) -> Result<Tensor<5>, ModelError> {
+    let [h, w] = card.resolution;
     if video.frames.len() < frames {
         return Err(ModelError::Data(format!("{}: {} frames, {frames} needed for the given latent frames", video.name(), video.frames.len())));
     }
@@ -188,7 +198,7 @@ pub fn given_latents(t2w: &Text2World, tok: &LoadedTokenizer, video: &Video, fra
     let mut data = vec![0.0f32; 3 * frames * h * w];
     write_crop(&v, 0, frames, 0, 0, h, w, &mut data);
     let z = tok.encode(Tensor::from_data(TensorData::new(data, [1, 3, frames, h, w]), device));
-    let z = t2w.normalise(z);
+    let z = normalise(card, z);
     let [_, c, k, lh, lw] = z.dims();
     if k >= latent_frames {
         return Ok(z.narrow(2, 0, latent_frames));
@@ -197,8 +207,8 @@ pub fn given_latents(t2w: &Text2World, tok: &LoadedTokenizer, video: &Video, fra
 }
 
 /// Decodes normalised latents `[1, c, t, h, w]` to RGB8 frames.
-pub fn decode_frames(t2w: &Text2World, tok: &LoadedTokenizer, x: Tensor<5>) -> Result<Vec<Vec<u8>>, ModelError> {
-    let y = tok.decode(t2w.denormalise(x));
+pub fn decode_frames(card: &ModelCard, tok: &LoadedTokenizer, x: Tensor<5>) -> Result<Vec<Vec<u8>>, ModelError> {
+    let y = tok.decode(denormalise(card, x));
     let [_, _, f, h, w] = y.dims();
     let data = y.into_data();
     let unit = to_unit_frames(data.as_slice::<f32>().map_err(|e| ModelError::Data(format!("{e:?}")))?, f, h, w);
