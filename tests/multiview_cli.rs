@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{fails, ok, s};
+
 use std::path::Path;
 
 use worldrig_model::train::flat_params;
@@ -25,22 +27,6 @@ const MV: &str = r#"{
             "condition_prob": 0.3, "condition_frames": 1, "augment_sigma": 0.001, "checkpoint_every": 100, "log_every": 50, "seed": 2},
   "sample": {"sampler": "heun", "steps": 8, "sigma_min": 0.002, "sigma_max": 80.0, "rho": 7.0, "guidance": 1.0}
 }"#;
-
-fn ok(args: &[&str]) -> String {
-    let o = common::worldrig(args);
-    assert!(o.status.success(), "worldrig {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-    common::stdout(&o)
-}
-
-fn fails(args: &[&str]) -> String {
-    let o = common::worldrig(args);
-    assert_eq!(o.status.code(), Some(2), "worldrig {args:?} should fail with status 2");
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn probes(run: &Path) -> Vec<f64> {
     std::fs::read_to_string(run.join("losses.jsonl"))

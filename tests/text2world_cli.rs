@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{fails, ok, s};
+
 use std::path::{Path, PathBuf};
 
 use worldrig_model::data::load_videos;
@@ -24,22 +26,6 @@ const CONFIG: &str = r#"{
 }"#;
 
 const CAMERA: &str = "camera_front_wide_120fov";
-
-fn ok(args: &[&str]) -> String {
-    let o = common::worldrig(args);
-    assert!(o.status.success(), "worldrig {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-    common::stdout(&o)
-}
-
-fn fails(args: &[&str]) -> String {
-    let o = common::worldrig(args);
-    assert_eq!(o.status.code(), Some(2), "worldrig {args:?} should fail with status 2");
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn tokenizer() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/tokenizer-tiny")
@@ -173,4 +159,22 @@ fn bad_input_fails_and_writes_nothing() {
     std::fs::write(&bad, CONFIG.replace("\"caption_dropout\": 0.0", "\"caption_dropout\": 1.5")).unwrap();
     let err = fails(&["train", "text2world", "--data", s(&log), "--tokenizer", s(&tokenizer()), "--config", s(&bad), "--out", s(&run)]);
     assert!(err.contains("caption_dropout"), "{err}");
+}
+
+#[test]
+fn bundled_text2world_checkpoint_generates() {
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/text2world-tiny");
+    // Its training log: the probe loss fell.
+    let p = probe_losses(&run);
+    let (first, last) = (p.first().unwrap().1, p.last().unwrap().1);
+    assert!(last < 0.7 * first, "bundled run: probe loss {first:.4} -> {last:.4}");
+    let tmp = tempfile::tempdir().unwrap();
+    let g = tmp.path().join("g");
+    let text = ok(&["generate", "--model", s(&run), "--prompt", "Straight road, two lanes in each direction, afternoon, clear.", "--frames", "5", "--steps", "4", "--seed", "1", "--out", s(&g)]);
+    assert!(text.contains("5 frames of 224x128"), "{text}");
+    assert_eq!(frames_of(&g).len(), 5);
+    ok(&["log", "validate", s(&g.join("log"))]);
+    let prov: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(g.join("generation.json")).unwrap()).unwrap();
+    let sha = worldrig_model::train::sha256_file(&run.join("model.bpk")).unwrap();
+    assert_eq!(prov["weights_sha256"].as_str().unwrap(), sha);
 }

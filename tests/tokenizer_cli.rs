@@ -2,7 +2,8 @@
 
 mod common;
 
-use std::path::Path;
+use common::{fails, ok, s};
+
 
 const CONFIG: &str = r#"{
   "name": "test",
@@ -11,22 +12,6 @@ const CONFIG: &str = r#"{
   "train": {"steps": 4, "batch": 1, "frames": 5, "crop": [32, 64], "lr": 0.001, "warmup_steps": 1, "min_lr_ratio": 0.1,
             "weight_decay": 0.0001, "grad_clip": 1.0, "ema": 0.99, "ssim_weight": 0.2, "checkpoint_every": 2, "log_every": 1, "seed": 3}
 }"#;
-
-fn ok(args: &[&str]) -> String {
-    let o = common::worldrig(args);
-    assert!(o.status.success(), "worldrig {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
-    common::stdout(&o)
-}
-
-fn fails(args: &[&str]) -> String {
-    let o = common::worldrig(args);
-    assert_eq!(o.status.code(), Some(2), "worldrig {args:?} should fail with status 2");
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn train_eval_encode_decode() {

@@ -26,3 +26,7 @@ $W check "$(dirname "$OUT")/sim-small.log" --out "$(dirname "$OUT")/sim-small-ch
 # The bundled tiny tokenizer (checkpoints/tokenizer-tiny, docs/tokenizer.md) on that clip: 17 frames
 # of each camera encoded to 5 latent frames and decoded.
 $W tokenizer eval --model checkpoints/tokenizer-tiny --data "$(dirname "$OUT")/sim-small.log" --frames 17 --images 1
+# The bundled tiny Text2World model (checkpoints/text2world-tiny, docs/text2world.md): a 17-frame
+# clip from a caption, decoded through the tokenizer (PNG frames, GIF, scene log with provenance).
+$W generate --model checkpoints/text2world-tiny --prompt "Straight road, two lanes in each direction, afternoon, clear." \
+  --seed 0 --out "$(dirname "$OUT")/text2world-sample" --overwrite

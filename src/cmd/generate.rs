@@ -109,13 +109,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         bail!("--frames {frames}: must be 1 + {}*n for this tokenizer", tok.config.temporal_compression());
     };
     let s = &t2w.card.sample;
-    let sampler = match &a.sampler {
-        None => s.sampler,
-        Some(name) => match Sampler::ALL.iter().find(|x| x.name() == name) {
-            Some(x) => *x,
-            None => bail!("--sampler {name}: expected one of euler, heun, dpmpp_2m"),
-        },
-    };
+    let sampler = parse_sampler(a.sampler.as_deref(), s.sampler)?;
     let req = SampleRequest {
         prompt: a.prompt.clone(),
         latent_frames,
@@ -198,10 +192,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     let clip_id = format!("generated-{:016x}", a.seed);
     let step_us = if trajectory.len() > 1 { trajectory.timestamps_us()[1] - trajectory.timestamps_us()[0] } else { 100_000 };
 
-    let tmp = a.out.with_file_name(format!(".{}.partial", a.out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
-    }
+    let tmp = partial_dir(&a.out)?;
     std::fs::create_dir_all(tmp.join("frames")).with_context(|| tmp.display().to_string())?;
     let mut pngs = Vec::with_capacity(images.len());
     for (k, img) in images.iter().enumerate() {
@@ -258,10 +249,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         decode_seconds,
     };
     std::fs::write(tmp.join("generation.json"), serde_json::to_string_pretty(&prov)?).with_context(|| tmp.display().to_string())?;
-    if a.out.exists() {
-        std::fs::remove_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
-    }
-    std::fs::rename(&tmp, &a.out).with_context(|| format!("renaming {} to {}", tmp.display(), a.out.display()))?;
+    publish(&tmp, &a.out)?;
     println!(
         "{}: {frames} frames of {width}x{height} ({} {} steps, guidance {}, seed {}) in {sample_seconds:.1} s + {decode_seconds:.1} s decoding",
         a.out.display(),
@@ -271,6 +259,36 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         req.seed
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--sampler`, or the run's default.
+pub(crate) fn parse_sampler(name: Option<&str>, default: Sampler) -> Result<Sampler> {
+    match name {
+        None => Ok(default),
+        Some(name) => match Sampler::ALL.iter().find(|x| x.name() == name) {
+            Some(x) => Ok(*x),
+            None => bail!("--sampler {name}: expected one of euler, heun, dpmpp_2m"),
+        },
+    }
+}
+
+/// An empty temporary directory beside `out` (`.NAME.partial`), renamed to `out` by [`publish`]
+/// once everything is written, so a failed run leaves no half-written output.
+pub(crate) fn partial_dir(out: &Path) -> Result<PathBuf> {
+    let tmp = out.with_file_name(format!(".{}.partial", out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
+    }
+    std::fs::create_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
+    Ok(tmp)
+}
+
+/// Replaces `out` by the finished temporary directory `tmp`.
+pub(crate) fn publish(tmp: &Path, out: &Path) -> Result<()> {
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| out.display().to_string())?;
+    }
+    std::fs::rename(tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))
 }
 
 /// `LOG:CLIP[:CAMERA]` (the log path may itself contain colons: the clip and camera are split from the right).

@@ -9,7 +9,6 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use worldrig_model::data::load_videos;
 use worldrig_model::device;
-use worldrig_model::diffusion::Sampler;
 use worldrig_model::multiview::data::latent_frame_times;
 use worldrig_model::multiview::generate::{load_run, MvConditions};
 use worldrig_model::multiview::{camera_features, frame_poses, trajectory_features, MvMode};
@@ -17,7 +16,7 @@ use worldrig_model::text2world::generate::{decode_frames, given_latents, load_to
 use worldrig_scene::{CameraModel, Rig};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
-use super::generate::{write_gif, GenerateArgs};
+use super::generate::{parse_sampler, partial_dir, publish, write_gif, GenerateArgs};
 
 #[derive(Serialize)]
 struct Provenance<'a> {
@@ -132,13 +131,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         None
     };
     let s = &mv.card.sample;
-    let sampler = match &a.sampler {
-        None => s.sampler,
-        Some(name) => match Sampler::ALL.iter().find(|x| x.name() == name) {
-            Some(x) => *x,
-            None => bail!("--sampler {name}: expected one of euler, heun, dpmpp_2m"),
-        },
-    };
+    let sampler = parse_sampler(a.sampler.as_deref(), s.sampler)?;
     let prompt = if a.prompt.is_empty() { clip.captions.first().cloned().unwrap_or_default() } else { a.prompt.clone() };
     let req = SampleRequest {
         prompt,
@@ -166,10 +159,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     }
     let decode_seconds = t1.elapsed().as_secs_f64();
 
-    let tmp = a.out.with_file_name(format!(".{}.partial", a.out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
-    }
+    let tmp = partial_dir(&a.out)?;
     let times: Vec<i64> = (0..frames).map(|i| start + (i as f64 * frame_us).round() as i64).collect();
     let poses = traj.resample(start, frame_us.round() as i64, frames)?;
     let clip_id = format!("{}-generated-{:016x}", clip.clip_id, a.seed);
@@ -246,10 +236,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         decode_seconds,
     };
     std::fs::write(tmp.join("generation.json"), serde_json::to_string_pretty(&prov)?).with_context(|| tmp.display().to_string())?;
-    if a.out.exists() {
-        std::fs::remove_dir_all(&a.out).with_context(|| a.out.display().to_string())?;
-    }
-    std::fs::rename(&tmp, &a.out).with_context(|| format!("renaming {} to {}", tmp.display(), a.out.display()))?;
+    publish(&tmp, &a.out)?;
     println!(
         "{}: {views} views x {frames} frames of {width}x{height} ({} {} steps, guidance {}, seed {}) in {sample_seconds:.1} s + {decode_seconds:.1} s decoding",
         a.out.display(),

@@ -128,6 +128,25 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Runs `worldrig args`, asserts success, returns stdout.
+pub fn ok(args: &[&str]) -> String {
+    let o = worldrig(args);
+    assert!(o.status.success(), "worldrig {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    stdout(&o)
+}
+
+/// Runs `worldrig args`, asserts the error exit status 2, returns stderr.
+pub fn fails(args: &[&str]) -> String {
+    let o = worldrig(args);
+    assert_eq!(o.status.code(), Some(2), "worldrig {args:?} should fail with status 2");
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A path as `&str` for argument lists.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
 /// The shared reference data beside the repository (present in CI).
 pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")

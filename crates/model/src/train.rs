@@ -167,6 +167,25 @@ pub struct TrainSummary {
     pub finished: bool,
 }
 
+/// Checks the optimiser settings every training config has: `lr > 0`, `min_lr_ratio` in [0, 1],
+/// `ema` (when set) in [0, 1), and each named probability in [0, 1].
+pub fn validate_optim(lr: f64, min_lr_ratio: f64, ema: Option<f64>, probabilities: &[(&str, f64)]) -> Result<(), ModelError> {
+    if !(lr > 0.0) || !(0.0..=1.0).contains(&min_lr_ratio) {
+        return Err(ModelError::Config("train.lr must be positive and min_lr_ratio within [0, 1]".into()));
+    }
+    if let Some(e) = ema {
+        if !(0.0..1.0).contains(&e) {
+            return Err(ModelError::Config(format!("train.ema {e} must be within [0, 1)")));
+        }
+    }
+    for (name, p) in probabilities {
+        if !(0.0..=1.0).contains(p) {
+            return Err(ModelError::Config(format!("train.{name} {p} must be within [0, 1]")));
+        }
+    }
+    Ok(())
+}
+
 /// The SHA-256 of a file, as lower-case hex (checkpoint provenance).
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
     use sha2::{Digest, Sha256};

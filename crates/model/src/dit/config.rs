@@ -166,19 +166,7 @@ impl DitFile {
         if t.resolution[0] == 0 || t.resolution[1] == 0 {
             return bad(format!("train.resolution {:?} must be positive", t.resolution));
         }
-        if !(t.lr > 0.0) || !(0.0..=1.0).contains(&t.min_lr_ratio) {
-            return bad("train.lr must be positive and min_lr_ratio within [0, 1]".into());
-        }
-        if let Some(e) = t.ema {
-            if !(0.0..1.0).contains(&e) {
-                return bad(format!("train.ema {e} must be within [0, 1)"));
-            }
-        }
-        for (name, p) in [("caption_dropout", t.caption_dropout), ("condition_prob", t.condition_prob)] {
-            if !(0.0..=1.0).contains(&p) {
-                return bad(format!("train.{name} {p} must be within [0, 1]"));
-            }
-        }
+        crate::train::validate_optim(t.lr, t.min_lr_ratio, t.ema, &[("caption_dropout", t.caption_dropout), ("condition_prob", t.condition_prob)])?;
         if !(t.sigma_data > 0.0) || !(t.p_std > 0.0) || !(t.augment_sigma >= 0.0) {
             return bad("train.sigma_data and p_std must be positive, augment_sigma non-negative".into());
         }

@@ -98,19 +98,7 @@ impl MvFile {
         if t.batch == 0 || t.steps == 0 || t.checkpoint_every == 0 || t.log_every == 0 || t.window_stride == 0 {
             return bad("train.batch, steps, window_stride, checkpoint_every and log_every must be positive".into());
         }
-        if !(t.lr > 0.0) || !(0.0..=1.0).contains(&t.min_lr_ratio) {
-            return bad("train.lr must be positive and min_lr_ratio within [0, 1]".into());
-        }
-        if let Some(e) = t.ema {
-            if !(0.0..1.0).contains(&e) {
-                return bad(format!("train.ema {e} must be within [0, 1)"));
-            }
-        }
-        for (name, p) in [("caption_dropout", t.caption_dropout), ("condition_prob", t.condition_prob)] {
-            if !(0.0..=1.0).contains(&p) {
-                return bad(format!("train.{name} {p} must be within [0, 1]"));
-            }
-        }
+        crate::train::validate_optim(t.lr, t.min_lr_ratio, t.ema, &[("caption_dropout", t.caption_dropout), ("condition_prob", t.condition_prob)])?;
         if !(t.p_std > 0.0) || !(t.augment_sigma >= 0.0) {
             return bad("train.p_std must be positive and augment_sigma non-negative".into());
         }

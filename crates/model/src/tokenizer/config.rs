@@ -180,14 +180,7 @@ impl TokenizerFile {
         if t.batch == 0 || t.steps == 0 || t.checkpoint_every == 0 || t.log_every == 0 {
             return Err(ModelError::Config("train.batch, steps, checkpoint_every and log_every must be positive".into()));
         }
-        if !(t.lr > 0.0) || !(0.0..=1.0).contains(&t.min_lr_ratio) {
-            return Err(ModelError::Config("train.lr must be positive and min_lr_ratio within [0, 1]".into()));
-        }
-        if let Some(e) = t.ema {
-            if !(0.0..1.0).contains(&e) {
-                return Err(ModelError::Config(format!("train.ema {e} must be within [0, 1)")));
-            }
-        }
+        crate::train::validate_optim(t.lr, t.min_lr_ratio, t.ema, &[])?;
         Ok(())
     }
 }
