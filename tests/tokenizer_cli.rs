@@ -4,7 +4,6 @@ mod common;
 
 use common::{fails, ok, s};
 
-
 const CONFIG: &str = r#"{
   "name": "test",
   "model": {"in_channels": 3, "latent_channels": 8, "patch": 4, "patch_time": 2, "channels": [16, 32],
