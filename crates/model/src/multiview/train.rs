@@ -222,6 +222,24 @@ pub fn batch_loss(model: &MultiViewDit, batch: MvBatch, sigma_data: f64, mode: M
     v2w.loss(|x, s| den.denoise_batch(x, s, &()), x0, sigma, noise, augment_noise)
 }
 
+/// The noise levels of the probe batches: the 1/8, 3/8, 5/8 and 7/8 quantiles of the training
+/// density, so that the probe covers its range with few samples.
+const PROBE_Z: [f64; 4] = [-1.1503, -0.3186, 0.3186, 1.1503];
+
+/// The loss of `model` on four fixed batches (streams no training step uses), each at one
+/// quantile of the training noise density, without gradients: the `probe` curve of `losses.jsonl`.
+#[allow(clippy::too_many_arguments)]
+pub fn probe_loss(model: &MultiViewDit, cache: &LatentCache, groups: &[MvGroup], vocab: &CaptionVocab, t: &MvTrainConfig, sigma_data: f64, mode: MvMode, device: &Device) -> f64 {
+    let mut sum = 0.0;
+    for (i, z) in PROBE_Z.iter().enumerate() {
+        let mut b = make_batch(cache, groups, vocab, t, sigma_data, u64::MAX - i as u64, device);
+        let n = b.sigma.dims()[0];
+        b.sigma = Tensor::full([n], (t.p_mean + t.p_std * z).exp(), device);
+        sum += batch_loss(model, b, sigma_data, mode).into_scalar::<f32>() as f64;
+    }
+    sum / PROBE_Z.len() as f64
+}
+
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ModelError> {
     let text = std::fs::read_to_string(path).map_err(|e| ModelError::Io(path.display().to_string(), e))?;
     serde_json::from_str(&text).map_err(|e| ModelError::Config(format!("{}: {e}", path.display())))
@@ -339,14 +357,7 @@ pub fn train(file: &MvFile, opts: &MvOptions, device: &Device, on_step: impl FnM
         checkpoint_every: t.checkpoint_every,
         log_every: t.log_every,
     };
-    let probe = |m: &MultiViewDit| {
-        let mut sum = 0.0;
-        for i in 0..2u64 {
-            let b = make_batch(&cache, &groups, &card.vocab, &t, sd, u64::MAX - i, device);
-            sum += batch_loss(m, b, sd, mode).into_scalar::<f32>() as f64;
-        }
-        sum / 2.0
-    };
+    let probe = |m: &MultiViewDit| probe_loss(m, &cache, &groups, &card.vocab, &t, sd, mode, device);
     tr::fit(
         run,
         &fit,
