@@ -12,8 +12,8 @@
 #   2. sampling step: one denoiser evaluation at batch 2 (conditional + unconditional rows of one
 #      sample for classifier-free guidance) plus the guidance mix, no autodiff;
 #   3. a 1024^3 f32 matrix product (each library's matmul peak on this machine).
-# For each thread count (RAYON_NUM_THREADS for burn: it only matters when burn is built with its
-# `rayon` feature, which the workspace leaves off; torch.set_num_threads for PyTorch), ROUNDS
+# For each thread count (RAYON_NUM_THREADS for burn, built with its `rayon` feature;
+# torch.set_num_threads for PyTorch), ROUNDS
 # rounds each run both programs once (order alternating per round, so both see the same background
 # load), ITERS timed steps after one warm-up per program run; the tables give the median of all
 # timed steps of all rounds. Model GFLOP/s count the network's linear layers and attention products
