@@ -99,6 +99,15 @@ fn post_training_lowers_the_loss_and_resumes_exactly() {
     assert_eq!(prov["cross_view"], false);
     assert_eq!(prov["condition_frames"], 1);
     assert!(frames(&g3) != frames(&g));
+    // A planned trajectory instead of the logged one: 2 m per step straight ahead.
+    let plan = tmp.path().join("plan.json");
+    std::fs::write(&plan, serde_json::to_string(&(0..8).map(|k| [2.0 * k as f64, 0.0, 0.0]).collect::<Vec<_>>()).unwrap()).unwrap();
+    let g4 = tmp.path().join("g4");
+    ok(&["generate", "--model", s(&run), "--log", s(&log), "--trajectory", s(&plan), "--steps", "4", "--out", s(&g4)]);
+    ok(&["log", "validate", s(&g4.join("log"))]);
+    std::fs::write(&plan, "[[0, 0, 0]]").unwrap();
+    let err = fails(&["generate", "--model", s(&run), "--log", s(&log), "--trajectory", s(&plan), "--out", s(&tmp.path().join("g5"))]);
+    assert!(err.contains("at least 2"), "{err}");
 
     // Resume: 3 + 3 steps equal 6 uninterrupted ones.
     let a = tmp.path().join("a");

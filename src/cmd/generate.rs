@@ -50,6 +50,10 @@ pub struct GenerateArgs {
     /// frames) condition the generation.
     #[arg(long)]
     pub(crate) log: Option<PathBuf>,
+    /// Multi-view runs: drive this trajectory instead of the log's: a JSON array of [x, y, z] waypoints
+    /// in metres, in the rig frame of the first frame, 0.1 s apart (the run's trajectory step).
+    #[arg(long)]
+    pub(crate) trajectory: Option<PathBuf>,
     /// Multi-view runs: the clip of --log (default: its first).
     #[arg(long)]
     pub(crate) clip: Option<String>,
@@ -98,8 +102,8 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     if a.model.join("multiview.json").exists() {
         return super::generate_mv::run(a);
     }
-    if a.log.is_some() || a.clip.is_some() || a.condition_frames > 0 || a.no_cross_view || a.no_trajectory {
-        bail!("{}: --log, --clip, --condition-frames, --no-cross-view and --no-trajectory are for multi-view runs (no multiview.json here)", a.model.display());
+    if a.log.is_some() || a.clip.is_some() || a.trajectory.is_some() || a.condition_frames > 0 || a.no_cross_view || a.no_trajectory {
+        bail!("{}: --log, --clip, --trajectory, --condition-frames, --no-cross-view and --no-trajectory are for multi-view runs (no multiview.json here)", a.model.display());
     }
     let dev = device::select(&a.device)?;
     let t2w = load_run(&a.model, &dev)?;

@@ -11,7 +11,7 @@ use worldrig_model::data::load_videos;
 use worldrig_model::device;
 use worldrig_model::multiview::data::latent_frame_times;
 use worldrig_model::multiview::generate::{load_run, MvConditions};
-use worldrig_model::multiview::{camera_features, frame_poses, trajectory_features, MvMode};
+use worldrig_model::multiview::{camera_features, frame_poses, trajectory_features, trajectory_from_waypoints, MvMode};
 use worldrig_model::text2world::generate::{decode_frames, given_latents, load_tokenizer, SampleRequest};
 use worldrig_scene::{CameraModel, Rig};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
@@ -75,6 +75,19 @@ fn panorama_frame(layout: &[Vec<usize>], views: &[Vec<Vec<u8>>], k: usize, w: us
     (out, pw, ph)
 }
 
+/// `--trajectory FILE`: a JSON array of at least two `[x, y, z]` waypoints (metres).
+fn read_waypoints(path: &std::path::Path) -> Result<Vec<[f64; 3]>> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let v: Vec<[f64; 3]> = serde_json::from_str(&text).with_context(|| format!("{}: expected a JSON array of [x, y, z] waypoints in metres", path.display()))?;
+    if v.len() < 2 {
+        bail!("{}: {} waypoint(s); at least 2 are needed", path.display(), v.len());
+    }
+    if let Some(i) = v.iter().position(|p| p.iter().any(|c| !c.is_finite())) {
+        bail!("{}: waypoint {i} is not finite", path.display());
+    }
+    Ok(v)
+}
+
 pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     let dev = device::select(&a.device)?;
     let mv = load_run(&a.model, &dev)?;
@@ -95,7 +108,17 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     let [height, width] = card.resolution;
     let rig = labels.rigs.get(&clip.rig_id).with_context(|| format!("{}: no rig `{}`", log.display(), clip.rig_id))?;
     let rig = rig.value.scaled_to(width as u32, height as u32)?;
-    let (_, traj) = labels.poses.get(&clip.clip_id).with_context(|| format!("{}: clip `{}` has no ego poses", log.display(), clip.clip_id))?;
+    let (_, logged) = labels.poses.get(&clip.clip_id).with_context(|| format!("{}: clip `{}` has no ego poses", log.display(), clip.clip_id))?;
+    let planned;
+    let traj = match &a.trajectory {
+        None => logged,
+        Some(path) => {
+            let waypoints = read_waypoints(path)?;
+            let origin = logged.pose_at(clip.start_timestamp_us);
+            planned = trajectory_from_waypoints(&origin, clip.start_timestamp_us, mv.card.trajectory_step_us, &waypoints)?;
+            &planned
+        }
+    };
     let frames = a.frames.unwrap_or(card.frames);
     let Some(latent_frames) = tok.config.latent_frames(frames) else {
         bail!("--frames {frames}: must be 1 + {}*n for this tokenizer", tok.config.temporal_compression());
@@ -181,9 +204,13 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         prompt: Some(req.prompt.clone()),
         trajectory_xyz_m: Some(cond.trajectory.iter().map(|v| *v as f64 * 10.0).collect()),
         notes: Some(format!(
-            "generated for clip {} of {} (its rig and ego trajectory; {} given latent frame(s); cross-view attention {}, trajectory conditioning {})",
+            "generated for clip {} of {} (its rig; {}; {} given latent frame(s); cross-view attention {}, trajectory conditioning {})",
             clip.clip_id,
             log.display(),
+            match &a.trajectory {
+                Some(p) => format!("the trajectory of {}, from the clip's first pose", p.display()),
+                None => "its ego trajectory".to_string(),
+            },
             k,
             if mode.cross_view { "on" } else { "off" },
             if mode.trajectory { "on" } else { "off" }

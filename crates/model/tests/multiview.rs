@@ -152,3 +152,29 @@ fn trajectory_features_of_a_straight_drive() {
     assert_eq!(p.len(), 3 * POSE_FEATURES);
     assert!((p[4] - 0.4).abs() < 1e-6 && p[7].abs() < 1e-6, "{p:?}");
 }
+
+#[test]
+fn a_planned_trajectory_round_trips_through_the_features() {
+    // An arc: 1 m per step, turning left 3 degrees per step, placed anywhere in the world.
+    let mut wps = vec![[0.0f64, 0.0, 0.0]];
+    let (mut x, mut y, mut h) = (0.0f64, 0.0f64, 0.0f64);
+    for _ in 0..19 {
+        x += h.cos();
+        y += h.sin();
+        h += 3f64.to_radians();
+        wps.push([x, y, 0.0]);
+    }
+    let origin = Isometry3::from_parts(Translation3::new(100.0, -40.0, 2.0), UnitQuaternion::from_euler_angles(0.0, 0.0, 1.0));
+    let traj = worldrig_model::multiview::trajectory_from_waypoints(&origin, 5_000_000, 100_000, &wps).unwrap();
+    let f = trajectory_features(&traj, 5_000_000, 100_000, 20);
+    for (k, w) in wps.iter().enumerate() {
+        for a in 0..3 {
+            assert!((f[3 * k + a] as f64 * 10.0 - w[a]).abs() < 1e-4, "waypoint {k} axis {a}: {} vs {}", f[3 * k + a] as f64 * 10.0, w[a]);
+        }
+    }
+    // The heading follows the direction of travel: 3 degrees more per step after the first.
+    let p = frame_poses(&traj, &[5_000_000, 5_500_000]);
+    let yaw5 = p[POSE_FEATURES + 3] as f64;
+    let want = (wps[6][1] - wps[5][1]).atan2(wps[6][0] - wps[5][0]);
+    assert!((yaw5 - want).abs() < 1e-5, "{yaw5} vs {want}");
+}

@@ -12,4 +12,4 @@ pub mod views;
 
 pub use model::{MultiViewDit, MvInputs, MvMode};
 pub use train::{MvCard, MvFile, MvOptions};
-pub use views::{camera_features, frame_poses, trajectory_features, CAMERA_FEATURES, POSE_FEATURES};
+pub use views::{camera_features, frame_poses, trajectory_features, trajectory_from_waypoints, CAMERA_FEATURES, POSE_FEATURES};

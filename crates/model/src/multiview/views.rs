@@ -53,3 +53,25 @@ pub fn frame_poses(traj: &Trajectory, times_us: &[i64]) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A trajectory through `waypoints` (x, y, z in metres in the rig frame at the first waypoint,
+/// `step_us` apart from `start_us`), placed in the world by `origin` (the world pose of the rig at
+/// the first waypoint). The heading at each waypoint follows the direction of travel to the next
+/// one (the previous heading is kept where the car stands still; the first is the origin's).
+pub fn trajectory_from_waypoints(origin: &worldrig_scene::Pose3, start_us: i64, step_us: i64, waypoints: &[[f64; 3]]) -> Result<Trajectory, worldrig_scene::SceneError> {
+    use nalgebra::{Isometry3, Point3, Translation3, UnitQuaternion};
+    let waypoints: Vec<Point3<f64>> = waypoints.iter().map(|&[x, y, z]| Point3::new(x, y, z)).collect();
+    let n = waypoints.len();
+    let mut yaw = 0.0;
+    let mut poses = Vec::with_capacity(n);
+    for k in 0..n {
+        let (a, b) = if k + 1 < n { (waypoints[k], waypoints[k + 1]) } else if k > 0 { (waypoints[k - 1], waypoints[k]) } else { (waypoints[k], waypoints[k]) };
+        let d = b - a;
+        if k > 0 && d.x.hypot(d.y) > 1e-3 {
+            yaw = d.y.atan2(d.x);
+        }
+        let local = Isometry3::from_parts(Translation3::from(waypoints[k].coords), UnitQuaternion::from_euler_angles(0.0, 0.0, yaw));
+        poses.push(origin * local);
+    }
+    Trajectory::new((0..n as i64).map(|k| start_us + k * step_us).collect(), poses)
+}
