@@ -252,16 +252,8 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         sample_seconds,
         decode_seconds,
     };
-    std::fs::write(tmp.join("generation.json"), serde_json::to_string_pretty(&prov)?).with_context(|| tmp.display().to_string())?;
-    publish(&tmp, &a.out)?;
-    println!(
-        "{}: {frames} frames of {width}x{height} ({} {} steps, guidance {}, seed {}) in {sample_seconds:.1} s + {decode_seconds:.1} s decoding",
-        a.out.display(),
-        req.sampler.name(),
-        req.steps,
-        req.guidance,
-        req.seed
-    );
+    finish(&tmp, &a.out, &prov)?;
+    println!("{}: {frames} frames of {width}x{height} ({}) in {sample_seconds:.1} s + {decode_seconds:.1} s decoding", a.out.display(), describe(&req));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -285,6 +277,17 @@ pub(crate) fn partial_dir(out: &Path) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
     Ok(tmp)
+}
+
+/// Writes `generation.json` (the provenance) into `tmp`, then replaces `out` by it.
+pub(crate) fn finish<P: Serialize>(tmp: &Path, out: &Path, prov: &P) -> Result<()> {
+    std::fs::write(tmp.join("generation.json"), serde_json::to_string_pretty(prov)?).with_context(|| tmp.display().to_string())?;
+    publish(tmp, out)
+}
+
+/// `heun 20 steps, guidance 2, seed 0`.
+pub(crate) fn describe(req: &SampleRequest) -> String {
+    format!("{} {} steps, guidance {}, seed {}", req.sampler.name(), req.steps, req.guidance, req.seed)
 }
 
 /// Replaces `out` by the finished temporary directory `tmp`.

@@ -16,7 +16,7 @@ use worldrig_model::text2world::generate::{decode_frames, given_latents, load_to
 use worldrig_scene::{CameraModel, Rig};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
-use super::generate::{parse_sampler, partial_dir, publish, write_gif, GenerateArgs};
+use super::generate::{describe, finish, parse_sampler, partial_dir, write_gif, GenerateArgs};
 
 #[derive(Serialize)]
 struct Provenance<'a> {
@@ -262,15 +262,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         sample_seconds,
         decode_seconds,
     };
-    std::fs::write(tmp.join("generation.json"), serde_json::to_string_pretty(&prov)?).with_context(|| tmp.display().to_string())?;
-    publish(&tmp, &a.out)?;
-    println!(
-        "{}: {views} views x {frames} frames of {width}x{height} ({} {} steps, guidance {}, seed {}) in {sample_seconds:.1} s + {decode_seconds:.1} s decoding",
-        a.out.display(),
-        req.sampler.name(),
-        req.steps,
-        req.guidance,
-        req.seed
-    );
+    finish(&tmp, &a.out, &prov)?;
+    println!("{}: {views} views x {frames} frames of {width}x{height} ({}) in {sample_seconds:.1} s + {decode_seconds:.1} s decoding", a.out.display(), describe(&req));
     Ok(ExitCode::SUCCESS)
 }
