@@ -196,7 +196,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     let clip_id = format!("generated-{:016x}", a.seed);
     let step_us = if trajectory.len() > 1 { trajectory.timestamps_us()[1] - trajectory.timestamps_us()[0] } else { 100_000 };
 
-    let tmp = partial_dir(&a.out)?;
+    let tmp = super::partial_dir(&a.out)?;
     std::fs::create_dir_all(tmp.join("frames")).with_context(|| tmp.display().to_string())?;
     let mut pngs = Vec::with_capacity(images.len());
     for (k, img) in images.iter().enumerate() {
@@ -268,34 +268,15 @@ pub(crate) fn parse_sampler(name: Option<&str>, default: Sampler) -> Result<Samp
     }
 }
 
-/// An empty temporary directory beside `out` (`.NAME.partial`), renamed to `out` by [`publish`]
-/// once everything is written, so a failed run leaves no half-written output.
-pub(crate) fn partial_dir(out: &Path) -> Result<PathBuf> {
-    let tmp = out.with_file_name(format!(".{}.partial", out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
-    Ok(tmp)
-}
-
 /// Writes `generation.json` (the provenance) into `tmp`, then replaces `out` by it.
 pub(crate) fn finish<P: Serialize>(tmp: &Path, out: &Path, prov: &P) -> Result<()> {
     std::fs::write(tmp.join("generation.json"), serde_json::to_string_pretty(prov)?).with_context(|| tmp.display().to_string())?;
-    publish(tmp, out)
+    super::publish(tmp, out)
 }
 
 /// `heun 20 steps, guidance 2, seed 0`.
 pub(crate) fn describe(req: &SampleRequest) -> String {
     format!("{} {} steps, guidance {}, seed {}", req.sampler.name(), req.steps, req.guidance, req.seed)
-}
-
-/// Replaces `out` by the finished temporary directory `tmp`.
-pub(crate) fn publish(tmp: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| out.display().to_string())?;
-    }
-    std::fs::rename(tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))
 }
 
 /// `LOG:CLIP[:CAMERA]` (the log path may itself contain colons: the clip and camera are split from the right).

@@ -16,7 +16,8 @@ use worldrig_model::text2world::generate::{decode_frames, given_latents, load_to
 use worldrig_scene::{CameraModel, Rig};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
-use super::generate::{describe, finish, parse_sampler, partial_dir, write_gif, GenerateArgs};
+use super::generate::{describe, finish, parse_sampler, write_gif, GenerateArgs};
+use super::partial_dir;
 
 #[derive(Serialize)]
 struct Provenance<'a> {

@@ -35,24 +35,11 @@ pub struct TrainArgs {
     /// Config file, or the name of a shipped one (tiny, base).
     #[arg(long, default_value = "tiny")]
     config: String,
-    /// Run directory (config.json, losses.jsonl, checkpoints/, and at the end model.bpk + tokenizer.json).
-    #[arg(long)]
-    out: PathBuf,
-    /// Continue the run in --out from its newest checkpoint.
-    #[arg(long)]
-    resume: bool,
-    /// Override train.steps, the run's total (also with --resume: the schedule is stretched from the current step).
-    #[arg(long)]
-    steps: Option<u64>,
-    /// Stop after this many steps in this invocation (resume later with --resume).
-    #[arg(long)]
-    max_steps_now: Option<u64>,
     /// Use only these cameras (comma separated; default all).
     #[arg(long, value_delimiter = ',')]
     cameras: Vec<String>,
-    /// Backend: cpu (burn flex), or wgpu / vulkan / cuda when built with that feature.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    run: super::RunFlags,
 }
 
 #[derive(Args)]
@@ -142,31 +129,19 @@ pub(crate) fn bar(total: u64, what: &str) -> ProgressBar {
 
 fn run_train(a: TrainArgs) -> Result<ExitCode> {
     let file = load_config(&a.config)?;
-    let dev = device::select(&a.device)?;
+    let dev = device::select(&a.run.device)?;
     tracing::info!(logs = a.data.len(), "decoding training videos");
     let videos = load_videos(&a.data, &a.cameras)?;
     let frames: usize = videos.iter().map(|v| v.frames.len()).sum();
     tracing::info!(videos = videos.len(), frames, "training data in memory");
-    let opts = TrainOptions { out: a.out.clone(), data: a.data.clone(), cameras: a.cameras.clone(), resume: a.resume, max_steps_now: a.max_steps_now, total_steps: a.steps };
+    let opts = TrainOptions { out: a.run.out.clone(), data: a.data.clone(), cameras: a.cameras.clone(), resume: a.run.resume, max_steps_now: a.run.max_steps_now, total_steps: a.run.steps };
     let pb = bar(file.train.steps, "train");
     let summary = train(&file, &videos, &opts, &dev, |s| {
         pb.set_position(s.step);
         pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
     })?;
     pb.finish_and_clear();
-    println!(
-        "{}: step {}/{} ({}), loss {:.4}{}, {:.0} s of training in all",
-        a.out.display(),
-        summary.steps_done,
-        summary.total_steps,
-        if summary.finished { "finished: model.bpk + tokenizer.json written" } else { "resume with --resume" },
-        summary.last_loss,
-        match summary.first_loss {
-            Some(f) => format!(" (first step of this run {f:.4}; {:.2} s/step)", summary.seconds_per_step),
-            None => " (no steps run now)".to_string(),
-        },
-        summary.seconds
-    );
+    super::report_training(&a.run.out, &summary, "model.bpk + tokenizer.json");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -174,7 +149,7 @@ fn run_encode(a: EncodeArgs) -> Result<ExitCode> {
     let dev = device::select(&a.device)?;
     let tok = codec::load_run(&a.model, &dev)?;
     let videos = load_videos(std::slice::from_ref(&a.data), &a.cameras)?;
-    let tmp = fresh_tmp(&a.out)?;
+    let tmp = super::partial_dir(&a.out)?;
     let pb = bar(videos.len() as u64, "encode");
     let mut entries = Vec::new();
     for v in &videos {
@@ -199,7 +174,7 @@ fn run_encode(a: EncodeArgs) -> Result<ExitCode> {
     pb.finish_and_clear();
     let index = LatentIndex { tokenizer: tok.weights.display().to_string(), config: tok.config.clone(), entries };
     write_atomic(&tmp.join("index.json"), serde_json::to_string_pretty(&index)?.as_bytes())?;
-    replace_dir(&tmp, &a.out)?;
+    super::publish(&tmp, &a.out)?;
     println!("{}: {} video(s) encoded", a.out.display(), index.entries.len());
     Ok(ExitCode::SUCCESS)
 }
@@ -213,7 +188,7 @@ fn run_decode(a: DecodeArgs) -> Result<ExitCode> {
     if index.config != tok.config {
         bail!("{}: latents were made by a tokenizer with a different architecture than {}", ipath.display(), a.model.display());
     }
-    let tmp = fresh_tmp(&a.out)?;
+    let tmp = super::partial_dir(&a.out)?;
     let pb = bar(index.entries.len() as u64, "decode");
     for e in &index.entries {
         let p = a.latents.join(&e.file);
@@ -238,7 +213,7 @@ fn run_decode(a: DecodeArgs) -> Result<ExitCode> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    replace_dir(&tmp, &a.out)?;
+    super::publish(&tmp, &a.out)?;
     println!("{}: {} video(s) decoded", a.out.display(), index.entries.len());
     Ok(ExitCode::SUCCESS)
 }
@@ -275,24 +250,4 @@ fn run_eval(a: EvalArgs) -> Result<ExitCode> {
 
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' }).collect()
-}
-
-/// An empty temporary directory beside `out` (`.NAME.tmp`), for writing an output before it is
-/// complete.
-fn fresh_tmp(out: &Path) -> Result<PathBuf> {
-    let tmp = out.with_file_name(format!(".{}.tmp", out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| tmp.display().to_string())?;
-    Ok(tmp)
-}
-
-/// Moves a finished temporary directory into place, replacing an older output.
-fn replace_dir(tmp: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("{}: cannot replace", out.display()))?;
-    }
-    std::fs::rename(tmp, out).with_context(|| out.display().to_string())?;
-    Ok(())
 }

@@ -31,17 +31,8 @@ pub struct MultiviewArgs {
     /// Multi-view config file, or the name of a shipped one (tiny).
     #[arg(long, default_value = "tiny")]
     config: String,
-    /// Run directory (config.json, multiview.json, latents/, losses.jsonl, checkpoints/, and at the end model.bpk).
-    #[arg(long)]
-    out: PathBuf,
-    #[arg(long)]
-    resume: bool,
-    #[arg(long)]
-    steps: Option<u64>,
-    #[arg(long)]
-    max_steps_now: Option<u64>,
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    run: super::RunFlags,
 }
 
 #[derive(Args)]
@@ -55,24 +46,11 @@ pub struct Text2WorldArgs {
     /// DiT config file, or the name of a shipped one (tiny).
     #[arg(long, default_value = "tiny")]
     config: String,
-    /// Run directory (config.json, text2world.json, latents/, losses.jsonl, checkpoints/, and at the end model.bpk).
-    #[arg(long)]
-    out: PathBuf,
-    /// Continue the run in --out from its newest checkpoint.
-    #[arg(long)]
-    resume: bool,
-    /// Override train.steps, the run's total (also with --resume).
-    #[arg(long)]
-    steps: Option<u64>,
-    /// Stop after this many steps in this invocation (resume later with --resume).
-    #[arg(long)]
-    max_steps_now: Option<u64>,
     /// Use only these cameras (comma separated; default all).
     #[arg(long, value_delimiter = ',')]
     cameras: Vec<String>,
-    /// Backend: cpu (burn flex), or wgpu / vulkan / cuda when built with that feature.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[command(flatten)]
+    run: super::RunFlags,
 }
 
 pub fn run(c: TrainCommand) -> Result<ExitCode> {
@@ -84,54 +62,39 @@ pub fn run(c: TrainCommand) -> Result<ExitCode> {
 
 fn run_multiview(a: MultiviewArgs) -> Result<ExitCode> {
     let file = MvFile::resolve(&a.config)?;
-    let dev = device::select(&a.device)?;
-    let opts = MvOptions { out: a.out.clone(), data: a.data.clone(), init: a.init.clone(), resume: a.resume, max_steps_now: a.max_steps_now, total_steps: a.steps };
-    let pb = bar(a.steps.unwrap_or(file.train.steps), "train");
+    let dev = device::select(&a.run.device)?;
+    let opts = MvOptions { out: a.run.out.clone(), data: a.data.clone(), init: a.init.clone(), resume: a.run.resume, max_steps_now: a.run.max_steps_now, total_steps: a.run.steps };
+    let pb = bar(a.run.steps.unwrap_or(file.train.steps), "train");
     let summary = worldrig_model::multiview::train::train(&file, &opts, &dev, |s| {
         pb.set_length(s.total);
         pb.set_position(s.step);
         pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
     })?;
     pb.finish_and_clear();
-    report(&a.out, &summary);
+    super::report_training(&a.run.out, &summary, "model.bpk");
     Ok(ExitCode::SUCCESS)
 }
 
-fn report(out: &std::path::Path, summary: &worldrig_model::train::TrainSummary) {
-    println!(
-        "{}: step {}/{} ({}), loss {:.4}{}, {:.0} s of training in all",
-        out.display(),
-        summary.steps_done,
-        summary.total_steps,
-        if summary.finished { "finished: model.bpk written" } else { "resume with --resume" },
-        summary.last_loss,
-        match summary.first_loss {
-            Some(f) => format!(" (first step of this run {f:.4}; {:.2} s/step)", summary.seconds_per_step),
-            None => " (no steps run now)".to_string(),
-        },
-        summary.seconds
-    );
-}
 
 fn run_text2world(a: Text2WorldArgs) -> Result<ExitCode> {
     let file = DitFile::resolve(&a.config)?;
-    let dev = device::select(&a.device)?;
+    let dev = device::select(&a.run.device)?;
     let opts = T2wOptions {
-        out: a.out.clone(),
+        out: a.run.out.clone(),
         data: a.data.clone(),
         cameras: a.cameras.clone(),
         tokenizer: a.tokenizer.clone(),
-        resume: a.resume,
-        max_steps_now: a.max_steps_now,
-        total_steps: a.steps,
+        resume: a.run.resume,
+        max_steps_now: a.run.max_steps_now,
+        total_steps: a.run.steps,
     };
-    let pb = bar(a.steps.unwrap_or(file.train.steps), "train");
+    let pb = bar(a.run.steps.unwrap_or(file.train.steps), "train");
     let summary = train(&file, &opts, &dev, |s| {
         pb.set_length(s.total);
         pb.set_position(s.step);
         pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
     })?;
     pb.finish_and_clear();
-    report(&a.out, &summary);
+    super::report_training(&a.run.out, &summary, "model.bpk");
     Ok(ExitCode::SUCCESS)
 }
