@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn ssim_falls_with_noise_and_ignores_nothing() {
-        let a: Vec<f32> = (0..40 * 30 * 3).map(|i| ((i / 3 % 40) as f32 / 40.0)).collect();
+        let a: Vec<f32> = (0..40 * 30 * 3).map(|i| (i / 3 % 40) as f32 / 40.0).collect();
         let n = noise(a.len(), 2);
         let small: Vec<f32> = a.iter().zip(&n).map(|(x, r)| x + 0.02 * (r - 0.5)).collect();
         let large: Vec<f32> = a.iter().zip(&n).map(|(x, r)| x + 0.4 * (r - 0.5)).collect();
