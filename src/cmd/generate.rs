@@ -11,6 +11,7 @@ use serde::Serialize;
 use worldrig_model::data::load_videos;
 use worldrig_model::device;
 use worldrig_model::diffusion::Sampler;
+use worldrig_model::dit::SampleConfig;
 use worldrig_model::text2world::generate::{decode_frames, given_latents, load_tokenizer, SampleRequest};
 use worldrig_model::text2world::load_run;
 use worldrig_scene::pose::pose_from_parts;
@@ -112,22 +113,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     let Some(latent_frames) = tok.config.latent_frames(frames) else {
         bail!("--frames {frames}: must be 1 + {}*n for this tokenizer", tok.config.temporal_compression());
     };
-    let s = &t2w.card.sample;
-    let sampler = parse_sampler(a.sampler.as_deref(), s.sampler)?;
-    let req = SampleRequest {
-        prompt: a.prompt.clone(),
-        latent_frames,
-        seed: a.seed,
-        sampler,
-        steps: a.steps.unwrap_or(s.steps),
-        sigma_min: s.sigma_min,
-        sigma_max: s.sigma_max,
-        rho: s.rho,
-        guidance: a.guidance.unwrap_or(s.guidance),
-    };
-    if req.steps == 0 {
-        bail!("--steps must be positive");
-    }
+    let req = sample_request(&a, a.prompt.clone(), latent_frames, &t2w.card.sample)?;
     let [height, width] = t2w.card.resolution;
 
     // The conditioning clip: its video, the camera and the ego poses the generated frames continue.
@@ -257,15 +243,30 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `--sampler`, or the run's default.
-pub(crate) fn parse_sampler(name: Option<&str>, default: Sampler) -> Result<Sampler> {
-    match name {
-        None => Ok(default),
+/// The sampling request from the flags, falling back on the run's defaults.
+pub(crate) fn sample_request(a: &GenerateArgs, prompt: String, latent_frames: usize, s: &SampleConfig) -> Result<SampleRequest> {
+    let sampler = match a.sampler.as_deref() {
+        None => s.sampler,
         Some(name) => match Sampler::ALL.iter().find(|x| x.name() == name) {
-            Some(x) => Ok(*x),
+            Some(x) => *x,
             None => bail!("--sampler {name}: expected one of euler, heun, dpmpp_2m"),
         },
+    };
+    let req = SampleRequest {
+        prompt,
+        latent_frames,
+        seed: a.seed,
+        sampler,
+        steps: a.steps.unwrap_or(s.steps),
+        sigma_min: s.sigma_min,
+        sigma_max: s.sigma_max,
+        rho: s.rho,
+        guidance: a.guidance.unwrap_or(s.guidance),
+    };
+    if req.steps == 0 {
+        bail!("--steps must be positive");
     }
+    Ok(req)
 }
 
 /// Writes `generation.json` (the provenance) into `tmp`, then replaces `out` by it.

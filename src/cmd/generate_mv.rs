@@ -16,7 +16,7 @@ use worldrig_model::text2world::generate::{decode_frames, given_latents, load_to
 use worldrig_scene::{CameraModel, Rig};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
-use super::generate::{describe, finish, parse_sampler, write_gif, GenerateArgs};
+use super::generate::{describe, finish, sample_request, write_gif, GenerateArgs};
 use super::partial_dir;
 
 #[derive(Serialize)]
@@ -154,23 +154,8 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let s = &mv.card.sample;
-    let sampler = parse_sampler(a.sampler.as_deref(), s.sampler)?;
     let prompt = if a.prompt.is_empty() { clip.captions.first().cloned().unwrap_or_default() } else { a.prompt.clone() };
-    let req = SampleRequest {
-        prompt,
-        latent_frames,
-        seed: a.seed,
-        sampler,
-        steps: a.steps.unwrap_or(s.steps),
-        sigma_min: s.sigma_min,
-        sigma_max: s.sigma_max,
-        rho: s.rho,
-        guidance: a.guidance.unwrap_or(s.guidance),
-    };
-    if req.steps == 0 {
-        bail!("--steps must be positive");
-    }
+    let req = sample_request(&a, prompt, latent_frames, &mv.card.sample)?;
     let mode = MvMode { cross_view: mv.card.cross_view && !a.no_cross_view, trajectory: mv.card.trajectory && !a.no_trajectory };
     tracing::info!(views, frames, prompt = %req.prompt, sampler = req.sampler.name(), steps = req.steps, guidance = req.guidance, seed = req.seed, ?mode, "sampling");
     let t0 = Instant::now();

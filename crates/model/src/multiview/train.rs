@@ -17,12 +17,11 @@ use worldrig_scene::CameraSpec;
 use super::data::{groups, MvGroup};
 use super::model::{MultiViewDit, MvInputs, MvMode};
 use super::views::{CAMERA_FEATURES, POSE_FEATURES};
-use crate::data::load_videos;
 use crate::diffusion::{gaussian, Denoiser, Edm, LogNormal, Video2World};
 use crate::dit::text::CaptionVocab;
 use crate::dit::SampleConfig;
 use crate::rng::SplitMix64;
-use crate::text2world::cache::read_captions;
+use crate::text2world::cache::encode_windows;
 use crate::text2world::generate::load_tokenizer;
 use crate::text2world::{LatentCache, ModelCard};
 use crate::train::{self as tr, StepInfo, TrainSummary};
@@ -282,29 +281,21 @@ pub fn train(file: &MvFile, opts: &MvOptions, device: &Device, on_step: impl FnM
     // Latents (cached in the run), normalised with the Text2World statistics.
     let dir = run.join("latents");
     let cached = if opts.resume { LatentCache::load(&dir)? } else { None };
-    let mut cache = match cached {
-        Some(c) if c.index.tokenizer_sha256 == card.tokenizer_sha256 => c,
-        _ => {
-            let videos = load_videos(&rc.data, &[])?;
-            let captions = read_captions(&rc.data)?;
-            let c = LatentCache::build(&videos, &captions, &tok, &card.tokenizer_sha256, card.frames, card.resolution, t.window_stride, device, |done, total| {
-                if done == total || done % 64 == 0 {
-                    tracing::info!(done, total, "encoding training windows");
-                }
-            })?;
-            let (_, g) = groups(&c, &rc.data, f.trajectory_points, step_us, tok.config.temporal_compression())?;
-            drop(g); // fail before writing anything when no complete multi-view sample exists
-            std::fs::create_dir_all(run).map_err(|e| ModelError::Io(run.display().to_string(), e))?;
-            c.save(&dir)?;
-            if !opts.resume {
-                tr::write_atomic(&cfg_path, serde_json::to_string_pretty(&rc).expect("config serialises").as_bytes())?;
-            }
-            c
-        }
+    let (mut cache, fresh) = match cached {
+        Some(c) if c.index.tokenizer_sha256 == card.tokenizer_sha256 => (c, false),
+        _ => (encode_windows(&tok, &card.tokenizer_sha256, &rc.data, &[], card.frames, card.resolution, t.window_stride, device)?, true),
     };
+    // Fails before anything is written when no complete multi-view sample exists.
+    let (cams, groups) = groups(&cache, &rc.data, f.trajectory_points, step_us, tok.config.temporal_compression())?;
+    if fresh {
+        std::fs::create_dir_all(run).map_err(|e| ModelError::Io(run.display().to_string(), e))?;
+        cache.save(&dir)?;
+        if !opts.resume {
+            tr::write_atomic(&cfg_path, serde_json::to_string_pretty(&rc).expect("config serialises").as_bytes())?;
+        }
+    }
     cache.index.mean = card.latent_mean.clone();
     cache.index.std = card.latent_std.clone();
-    let (cams, groups) = groups(&cache, &rc.data, f.trajectory_points, step_us, tok.config.temporal_compression())?;
     let [h, w] = card.resolution;
     let cameras = cams.iter().map(|c| {
         let model = c.model.scaled_to(w as u32, h as u32).map_err(|e| ModelError::Data(format!("camera {}: {e}", c.name)))?;

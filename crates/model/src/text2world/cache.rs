@@ -252,6 +252,37 @@ impl LatentCache {
     }
 }
 
+/// Loads the videos and captions of `logs` (only `cameras`, when any are named) and encodes every
+/// training window with `tok`, logging progress and the time taken.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_windows(
+    tok: &LoadedTokenizer,
+    tokenizer_sha256: &str,
+    logs: &[PathBuf],
+    cameras: &[String],
+    frames: usize,
+    resolution: [usize; 2],
+    stride: usize,
+    device: &Device,
+) -> Result<LatentCache, ModelError> {
+    let started = std::time::Instant::now();
+    let videos = crate::data::load_videos(logs, cameras)?;
+    let captions = read_captions(logs)?;
+    let cache = LatentCache::build(&videos, &captions, tok, tokenizer_sha256, frames, resolution, stride, device, |done, total| {
+        if done == total || done % 64 == 0 {
+            tracing::info!(done, total, "encoding training windows");
+        }
+    })?;
+    tracing::info!(
+        windows = cache.len(),
+        videos = videos.len(),
+        shape = ?cache.index.shape,
+        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+        "training windows encoded"
+    );
+    Ok(cache)
+}
+
 /// Per-channel mean and standard deviation (floored at 1e-6) of windows laid out `shape`.
 fn channel_stats(data: &[f32], shape: [usize; 4]) -> (Vec<f64>, Vec<f64>) {
     let [c, t, h, w] = shape;

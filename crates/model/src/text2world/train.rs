@@ -9,13 +9,12 @@
 //! on the others).
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::cache::{read_captions, LatentCache};
-use crate::data::load_videos;
+use super::cache::{encode_windows, LatentCache};
+use crate::tokenizer::codec::LoadedTokenizer;
 use crate::diffusion::{gaussian, Denoiser, Edm, LogNormal, Video2World};
 use crate::dit::text::CaptionVocab;
 use crate::dit::{Dit, DitConfig, DitFile, DitTrainConfig, SampleConfig};
@@ -139,7 +138,7 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ModelErro
 
 /// Loads the run's latent cache when it matches the tokenizer and window settings, else encodes
 /// the data and saves it.
-fn latent_cache(run: &Path, rc: &RunConfig, tok_sha: &str, device: &Device) -> Result<LatentCache, ModelError> {
+fn latent_cache(run: &Path, rc: &RunConfig, tok: &LoadedTokenizer, tok_sha: &str, device: &Device) -> Result<LatentCache, ModelError> {
     let dir = run.join("latents");
     let t = &rc.config.train;
     if let Some(c) = LatentCache::load(&dir)? {
@@ -149,30 +148,8 @@ fn latent_cache(run: &Path, rc: &RunConfig, tok_sha: &str, device: &Device) -> R
         }
         tracing::warn!("{}: latent cache is for another tokenizer or window size; encoding again", dir.display());
     }
-    let cache = build_cache(rc, tok_sha, device)?;
+    let cache = encode_windows(tok, tok_sha, &rc.data, &rc.cameras, t.frames, t.resolution, t.window_stride, device)?;
     cache.save(&dir)?;
-    Ok(cache)
-}
-
-/// Loads the run's videos and encodes every training window.
-fn build_cache(rc: &RunConfig, tok_sha: &str, device: &Device) -> Result<LatentCache, ModelError> {
-    let t = &rc.config.train;
-    let tok = crate::tokenizer::codec::load_run(&rc.tokenizer, device)?;
-    let started = Instant::now();
-    let videos = load_videos(&rc.data, &rc.cameras)?;
-    let captions = read_captions(&rc.data)?;
-    let cache = LatentCache::build(&videos, &captions, &tok, tok_sha, t.frames, t.resolution, t.window_stride, device, |done, total| {
-        if done == total || done % 64 == 0 {
-            tracing::info!(done, total, "encoding training windows");
-        }
-    })?;
-    tracing::info!(
-        windows = cache.len(),
-        videos = videos.len(),
-        shape = ?cache.index.shape,
-        seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
-        "training windows encoded"
-    );
     Ok(cache)
 }
 
@@ -212,7 +189,8 @@ pub fn train(file: &DitFile, opts: &T2wOptions, device: &Device, on_step: impl F
     let m = rc.config.model.clone();
 
     // The tokenizer is checked (and the data encoded) before anything is written for a new run.
-    let tok_weights = crate::tokenizer::codec::load_run(&rc.tokenizer, &Device::flex())?.weights;
+    let tok = crate::tokenizer::codec::load_run(&rc.tokenizer, device)?;
+    let tok_weights = tok.weights.clone();
     let tok_sha = tr::sha256_file(&tok_weights)?;
     let card_path = run.join("text2world.json");
     let cache;
@@ -227,18 +205,18 @@ pub fn train(file: &DitFile, opts: &T2wOptions, device: &Device, on_step: impl F
                 tok_weights.display()
             )));
         }
-        cache = latent_cache(run, &rc, &tok_sha, device)?;
+        cache = latent_cache(run, &rc, &tok, &tok_sha, device)?;
         card
     } else {
         if !opts.resume {
             // Validate the inputs by building the cache in memory first, then create the run.
-            let c = build_cache(&rc, &tok_sha, device)?;
+            let c = encode_windows(&tok, &tok_sha, &rc.data, &rc.cameras, t.frames, t.resolution, t.window_stride, device)?;
             std::fs::create_dir_all(run).map_err(|e| ModelError::Io(run.display().to_string(), e))?;
             c.save(&run.join("latents"))?;
             tr::write_atomic(&cfg_path, serde_json::to_string_pretty(&rc).expect("config serialises").as_bytes())?;
             cache = c;
         } else {
-            cache = latent_cache(run, &rc, &tok_sha, device)?;
+            cache = latent_cache(run, &rc, &tok, &tok_sha, device)?;
         }
         let vocab = CaptionVocab::build(cache.all_captions(), m.vocab_size, m.max_caption_tokens);
         let [_, _, lh, lw] = cache.index.shape;
