@@ -40,6 +40,8 @@ enum Command {
     Train(cmd::train::TrainCommand),
     /// Generate a clip from a trained model.
     Generate(cmd::generate::GenerateArgs),
+    /// Simulate a scene, generate it with the bundled multi-view model, check both, write an HTML report.
+    Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Tokenizer(c) => cmd::tokenizer::run(c),
         Command::Train(c) => cmd::train::run(c),
         Command::Generate(a) => cmd::generate::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: build worldrig, import the real RDS-HQ example clip (labels,
-# 7-camera f-theta rig, 30 fps ego poses, HD map) into a scene log, validate and inspect it, render
-# its HD map, simulate a small multi-camera clip and score it with the geometric consistency
-# checker (out/sim-small-check/report.html), then round-trip that clip through the bundled tiny
-# causal video tokenizer (PSNR / SSIM).
+# The main job on a fresh machine: build worldrig (installing a C++ compiler for the H.264 encoder
+# if there is none), then `worldrig demo`: simulate a six-camera scene, generate the same drive with
+# the bundled tiny multi-view model, check both and write out/demo/report.html with the two
+# panoramas. Then a short tour: import the real RDS-HQ example clip (labels, 7-camera f-theta rig,
+# 30 fps ego poses, HD map) into a scene log, validate and inspect it, render its HD map, simulate
+# a small multi-camera clip and score it with the geometric consistency checker, round-trip that
+# clip through the bundled tiny causal video tokenizer (PSNR / SSIM), and sample the bundled tiny
+# Text2World model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXAMPLE="${WORLDRIG_RDS_HQ:-../shared/data/rds-hq-example}"
@@ -12,8 +15,17 @@ if [ ! -d "$EXAMPLE/vehicle_pose" ]; then
   echo "error: RDS-HQ example not found at $EXAMPLE (set WORLDRIG_RDS_HQ to its directory)" >&2
   exit 2
 fi
+if ! command -v c++ >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
+  else
+    echo "error: a C++ compiler (c++) is needed to build the H.264 encoder: install g++" >&2
+    exit 2
+  fi
+fi
 cargo build --release --locked
 W=target/release/worldrig
+$W demo --out "$(dirname "$OUT")/demo" --overwrite
 $W import rds-hq "$EXAMPLE" --out "$OUT" --overwrite
 $W log validate "$OUT"
 $W log inspect "$OUT"

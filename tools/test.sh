@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine, then runs every test once, optimised.
+#   - a C++ compiler: the OpenH264 encoder behind the MP4 panoramas is built from source
 #   - python3 + pyarrow/numpy: the Arrow interoperability tests (tests/pyarrow_interop.rs)
 #   - ../shared/data beside the repository: the real calibration, RDS-HQ example clip, Strecha scenes
 #   - Debian's chromium: the checker's HTML report is rendered in a real headless browser
@@ -8,6 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if ! command -v c++ >/dev/null; then
+  # OpenH264 (the MP4 panoramas) is compiled from its C++ source by its crate's build script.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing a C++ compiler (g++) for the H.264 encoder" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null
+  else
+    echo "error: a C++ compiler (c++) is needed to build the H.264 encoder: install g++" >&2
+    exit 2
+  fi
+fi
 if ! python3 -c "import pyarrow, numpy" 2>/dev/null; then
   echo "installing pyarrow and numpy for the interoperability tests" >&2
   python3 -m pip install --quiet --disable-pip-version-check "pyarrow==26.0.1" "numpy==2.4.6"

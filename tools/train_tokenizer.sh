@@ -7,6 +7,7 @@
 #   held-out data: `worldrig sim --clips 2 --frames 17 --resolution 448x256 --seed 200`
 #
 # Usage: tools/train_tokenizer.sh [RUN_DIR] [CONFIG]   (default runs/tokenizer-tiny, configs/tokenizer/tiny.json)
+# Environment: WORLDRIG_DATA (default runs/data), WORLDRIG_TOKENIZER_STEPS (default: the config's steps).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN="${1:-runs/tokenizer-tiny}"
@@ -17,9 +18,11 @@ W=target/release/worldrig
 mkdir -p "$DATA"
 [ -d "$DATA/sim-train" ] || $W sim --preset base --seed 100 --out "$DATA/sim-train"
 [ -d "$DATA/sim-heldout" ] || $W sim --clips 2 --frames 17 --resolution 448x256 --seed 200 --out "$DATA/sim-heldout"
+STEPS=()
+[ -z "${WORLDRIG_TOKENIZER_STEPS:-}" ] || STEPS=(--steps "$WORLDRIG_TOKENIZER_STEPS")
 if [ -f "$RUN/config.json" ]; then
-  $W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" --resume
+  $W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" --resume "${STEPS[@]}"
 else
-  $W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN"
+  $W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" "${STEPS[@]}"
 fi
 $W tokenizer eval --model "$RUN" --data "$DATA/sim-heldout" --frames 17 --images 2 --out "$RUN/eval-heldout.json"

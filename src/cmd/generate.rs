@@ -18,6 +18,8 @@ use worldrig_scene::pose::pose_from_parts;
 use worldrig_scene::{Rig, Trajectory};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
+use super::video::{write_gif, write_mp4};
+
 /// The camera written into the scene log of a prompt-only clip: the front camera of the default rig.
 const DEFAULT_RIG: &str = include_str!("../../configs/rigs/cosmos-6cam-448x256.json");
 
@@ -192,6 +194,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         pngs.push(std::fs::read(&path).with_context(|| path.display().to_string())?);
     }
     write_gif(&tmp.join("video.gif"), &images, width, height, fps)?;
+    write_mp4(&tmp.join("video.mp4"), &images, width, height, fps)?;
 
     let mut writer = SceneLogWriter::create(&tmp.join("log"), WriterOptions::default())?;
     writer.add_rig(&rig);
@@ -297,18 +300,3 @@ fn parse_condition(spec: &str) -> Result<(PathBuf, String, Option<String>)> {
     }
 }
 
-/// An animated GIF of RGB8 frames (palette per frame).
-pub(crate) fn write_gif(path: &Path, frames: &[Vec<u8>], width: usize, height: usize, fps: f64) -> Result<()> {
-    use image::codecs::gif::{GifEncoder, Repeat};
-    use image::{Delay, Frame, RgbaImage};
-    let file = std::fs::File::create(path).with_context(|| path.display().to_string())?;
-    let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
-    enc.set_repeat(Repeat::Infinite).with_context(|| path.display().to_string())?;
-    let delay = Delay::from_numer_denom_ms((1000.0 / fps).round() as u32, 1);
-    for f in frames {
-        let rgba: Vec<u8> = f.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
-        let img = RgbaImage::from_raw(width as u32, height as u32, rgba).context("frame size")?;
-        enc.encode_frame(Frame::from_parts(img, 0, 0, delay)).with_context(|| path.display().to_string())?;
-    }
-    Ok(())
-}

@@ -16,7 +16,8 @@ use worldrig_model::text2world::generate::{decode_frames, given_latents, load_to
 use worldrig_scene::{CameraModel, Rig};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
-use super::generate::{describe, finish, sample_request, write_gif, GenerateArgs};
+use super::generate::{describe, finish, sample_request, GenerateArgs};
+use super::video::{write_gif, write_mp4};
 use super::partial_dir;
 
 #[derive(Serialize)]
@@ -60,7 +61,7 @@ pub fn panorama_layout(rig: &Rig) -> Vec<Vec<usize>> {
 }
 
 /// One panorama frame: `layout` rows of `w x h` views (black where a row is shorter).
-fn panorama_frame(layout: &[Vec<usize>], views: &[Vec<Vec<u8>>], k: usize, w: usize, h: usize) -> (Vec<u8>, usize, usize) {
+pub fn panorama_frame(layout: &[Vec<usize>], views: &[Vec<Vec<u8>>], k: usize, w: usize, h: usize) -> (Vec<u8>, usize, usize) {
     let cols = layout.iter().map(Vec::len).max().unwrap_or(1);
     let (pw, ph) = (cols * w, layout.len() * h);
     let mut out = vec![0u8; pw * ph * 3];
@@ -230,6 +231,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         pano.push(f);
     }
     write_gif(&tmp.join("panorama.gif"), &pano, pw, ph, clip.frame_rate_hz)?;
+    write_mp4(&tmp.join("panorama.mp4"), &pano, pw, ph, clip.frame_rate_hz)?;
     let prov = Provenance {
         model: a.model.display().to_string(),
         weights: mv.weights.display().to_string(),

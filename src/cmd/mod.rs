@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub mod check;
+pub mod demo;
 pub mod generate;
 pub mod generate_mv;
 pub mod import;
@@ -13,6 +14,7 @@ pub mod rig;
 pub mod sim;
 pub mod tokenizer;
 pub mod train;
+pub mod video;
 
 /// An empty temporary directory beside `out` (`.NAME.partial`), renamed to `out` by [`publish`]
 /// once everything is written, so a failed run leaves no half-written output.
