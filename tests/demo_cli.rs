@@ -106,3 +106,26 @@ fn demo_simulates_generates_checks_and_reports() {
     assert!(e.contains("nope") && e.contains("multiview.json"), "{e}");
     assert!(!other.exists() && !tmp.path().join(".other.partial").exists());
 }
+
+#[test]
+fn bundled_multiview_checkpoint_matches_its_parents() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints");
+    let card = json(&root.join("multiview-tiny/multiview.json"));
+    let sha = |p: &str| worldrig_model::train::sha256_file(&root.join(p)).unwrap();
+    // Fine-tuned from the bundled Text2World model, whose tokenizer is the bundled one.
+    assert_eq!(card["init_sha256"].as_str().unwrap(), sha("text2world-tiny/model.bpk"));
+    assert_eq!(card["text2world"]["tokenizer_sha256"].as_str().unwrap(), sha("tokenizer-tiny/model.bpk"));
+    assert_eq!(card["cameras"].as_array().unwrap().len(), 6);
+    // Its training log runs the config's 1000 steps and ends below where it started.
+    let log: Vec<serde_json::Value> =
+        std::fs::read_to_string(root.join("multiview-tiny/losses.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(log.last().unwrap()["step"].as_u64(), Some(1000));
+    let (first, last) = (log[0]["probe"].as_f64().unwrap(), log.last().unwrap()["probe"].as_f64().unwrap());
+    assert!(last < first, "probe {first} -> {last}");
+    // The three bundled checkpoints stay within the 30 MB budget.
+    let total: u64 = ["tokenizer-tiny", "text2world-tiny", "multiview-tiny"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).unwrap().map(|e| e.unwrap().metadata().unwrap().len()))
+        .sum();
+    assert!(total <= 30_000_000, "{total} bytes");
+}

@@ -73,6 +73,7 @@ fn post_training_lowers_the_loss_and_resumes_exactly() {
     let text = ok(&["generate", "--model", s(&run), "--log", s(&log), "--seed", "3", "--out", s(&g)]);
     assert!(text.contains("6 views x 5 frames of 224x128"), "{text}");
     assert!(g.join("panorama.gif").exists());
+    assert!(g.join("panorama.mp4").exists());
     let pano = image::open(g.join("panorama.gif")).unwrap();
     assert_eq!((pano.width(), pano.height()), (3 * 224, 2 * 128));
     ok(&["log", "validate", s(&g.join("log"))]);

@@ -93,6 +93,7 @@ fn overfit_one_clip_generate_it_and_resume_exactly() {
     assert!(psnr >= 20.0, "generated clip is {psnr:.2} dB from the clip it was trained on");
     eprintln!("sampled clip: {psnr:.2} dB PSNR against the training clip");
     assert!(g1.join("video.gif").exists());
+    assert!(g1.join("video.mp4").exists());
     ok(&["log", "validate", s(&g1.join("log"))]);
     let prov: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(g1.join("generation.json")).unwrap()).unwrap();
     assert_eq!(prov["request"]["seed"], 7);

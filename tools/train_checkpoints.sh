@@ -9,7 +9,7 @@
 # The bundled checkpoints/ were made by these same stages, each started from the bundled result
 # of the stage before (the scripts' defaults); the measured times are in each checkpoint's
 # README.md: tokenizer 22 min (600 steps; the config's 1200 run about twice that), Text2World
-# 59 min (4000 steps), multi-view about 50 min (1000 steps): about 2.2 h in all.
+# 59 min (4000 steps), multi-view 40 min (1000 steps): about 2 h in all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The bundled tokenizer stopped at 600 of its config's 1200 steps (the loss was flat from step 100).

@@ -72,7 +72,7 @@ pub struct GenerateArgs {
     /// The tokenizer run, when it is not where the run recorded it.
     #[arg(long)]
     pub(crate) tokenizer: Option<PathBuf>,
-    /// Output directory: frames/NNN.png, video.gif, log/ (scene log), generation.json.
+    /// Output directory: frames/NNN.png, video.gif, video.mp4, log/ (scene log), generation.json (multi-view runs: frames/CAMERA/NNN.png, panorama.gif, panorama.mp4, log/, generation.json).
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Replace --out if it exists.
