@@ -13,16 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN="${1:-runs/multiview-tiny}"
 CONFIG="${2:-configs/multiview/tiny.json}"
-DATA="${WORLDRIG_DATA:-runs/data}"
 INIT="${WORLDRIG_INIT:-checkpoints/text2world-tiny}"
-cargo build --release --locked --quiet
-W=target/release/worldrig
-mkdir -p "$DATA"
-[ -d "$DATA/sim-train" ] || $W sim --preset base --seed 100 --out "$DATA/sim-train"
-[ -d "$DATA/sim-heldout" ] || $W sim --clips 2 --frames 17 --resolution 448x256 --seed 200 --out "$DATA/sim-heldout"
-if [ -f "$RUN/config.json" ]; then
-  $W train multiview --init "$INIT" --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" --resume
-else
-  $W train multiview --init "$INIT" --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN"
-fi
+source tools/train_data.sh
+$W train multiview --init "$INIT" --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" "${RESUME[@]}"
 $W generate --model "$RUN" --log "$DATA/sim-heldout" --seed 0 --out "$RUN/samples/heldout" --overwrite

@@ -13,18 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN="${1:-runs/text2world-tiny}"
 CONFIG="${2:-configs/dit/tiny.json}"
-DATA="${WORLDRIG_DATA:-runs/data}"
 TOKENIZER="${WORLDRIG_TOKENIZER:-checkpoints/tokenizer-tiny}"
-cargo build --release --locked --quiet
-W=target/release/worldrig
-mkdir -p "$DATA"
-[ -d "$DATA/sim-train" ] || $W sim --preset base --seed 100 --out "$DATA/sim-train"
-[ -d "$DATA/sim-heldout" ] || $W sim --clips 2 --frames 17 --resolution 448x256 --seed 200 --out "$DATA/sim-heldout"
-if [ -f "$RUN/config.json" ]; then
-  $W train text2world --data "$DATA/sim-train" --tokenizer "$TOKENIZER" --config "$CONFIG" --out "$RUN" --resume
-else
-  $W train text2world --data "$DATA/sim-train" --tokenizer "$TOKENIZER" --config "$CONFIG" --out "$RUN"
-fi
+source tools/train_data.sh
+$W train text2world --data "$DATA/sim-train" --tokenizer "$TOKENIZER" --config "$CONFIG" --out "$RUN" "${RESUME[@]}"
 PROMPT="A clear afternoon on a two-lane street; the ego car drives straight ahead."
 $W generate --model "$RUN" --prompt "$PROMPT" --seed 0 --out "$RUN/samples/prompt" --overwrite
 $W generate --model "$RUN" --prompt "$PROMPT" --seed 0 \

@@ -12,17 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN="${1:-runs/tokenizer-tiny}"
 CONFIG="${2:-configs/tokenizer/tiny.json}"
-DATA="${WORLDRIG_DATA:-runs/data}"
-cargo build --release --locked --quiet
-W=target/release/worldrig
-mkdir -p "$DATA"
-[ -d "$DATA/sim-train" ] || $W sim --preset base --seed 100 --out "$DATA/sim-train"
-[ -d "$DATA/sim-heldout" ] || $W sim --clips 2 --frames 17 --resolution 448x256 --seed 200 --out "$DATA/sim-heldout"
+source tools/train_data.sh
 STEPS=()
 [ -z "${WORLDRIG_TOKENIZER_STEPS:-}" ] || STEPS=(--steps "$WORLDRIG_TOKENIZER_STEPS")
-if [ -f "$RUN/config.json" ]; then
-  $W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" --resume "${STEPS[@]}"
-else
-  $W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" "${STEPS[@]}"
-fi
+$W tokenizer train --data "$DATA/sim-train" --config "$CONFIG" --out "$RUN" "${RESUME[@]}" "${STEPS[@]}"
 $W tokenizer eval --model "$RUN" --data "$DATA/sim-heldout" --frames 17 --images 2 --out "$RUN/eval-heldout.json"
