@@ -1,7 +1,7 @@
 //! `worldrig check`: geometric consistency of a scene log's video (TSE, CSE, pose-estimation
 //! success, TAE), written as `report.json` and a self-contained `report.html`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -9,7 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use worldrig_check::metrics::{check_log, CheckOptions};
 use worldrig_check::report::{write_html, write_json};
-use worldrig_check::result::Summary;
+use worldrig_check::result::{CheckReport, Summary};
 
 #[derive(Args)]
 pub struct CheckArgs {
@@ -94,7 +94,7 @@ fn parse_gates(raw: &[String], flag: &str, allowed: &[&str], other_flag: &str, o
         .collect()
 }
 
-fn fmt(v: Option<f64>, unit: &str) -> String {
+pub(crate) fn fmt(v: Option<f64>, unit: &str) -> String {
     v.map_or("n/a".to_string(), |x| format!("{x:.3}{unit}"))
 }
 
@@ -128,24 +128,8 @@ pub fn run(a: CheckArgs) -> Result<ExitCode> {
     opts.temporal &= !a.no_temporal;
     anyhow::ensure!(opts.cross || opts.temporal, "--no-cross and --no-temporal leave nothing to check");
 
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} checking [{bar:30}] {pos}/{len} frames+pairs {elapsed_precise} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
-    let report = check_log(&a.log, &opts, &progress).with_context(|| format!("checking {}", a.log.display()))?;
-    bar.finish_and_clear();
-
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let json_path = a.out.join("report.json");
+    let report = check_to(&a.log, &opts, &a.out)?;
     let html_path = a.out.join("report.html");
-    write_json(&report, &json_path)?;
-    write_html(&report, &html_path)?;
 
     let s = &report.summary;
     if a.json {
@@ -196,4 +180,24 @@ pub fn run(a: CheckArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::from(1))
     }
+}
+
+/// Checks `log` with a progress bar and writes `report.json` and `report.html` into `out`.
+pub(crate) fn check_to(log: &Path, opts: &CheckOptions, out: &Path) -> Result<CheckReport> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} checking [{bar:30}] {pos}/{len} frames+pairs {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let report = check_log(log, opts, &progress).with_context(|| format!("checking {}", log.display()))?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_json(&report, &out.join("report.json"))?;
+    write_html(&report, &out.join("report.html"))?;
+    Ok(report)
 }

@@ -10,15 +10,14 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Parser};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use worldrig_check::metrics::{check_log, CheckOptions};
-use worldrig_check::report::{write_html, write_json};
+use worldrig_check::metrics::CheckOptions;
 use worldrig_check::result::Summary;
 use worldrig_model::data::load_videos;
 use worldrig_model::multiview::MvCard;
 use worldrig_scenelog::{Diag, SceneLog};
 
+use super::check::{check_to, fmt};
 use super::generate::GenerateArgs;
 use super::generate_mv::{panorama_frame, panorama_layout};
 use super::sim::SimArgs;
@@ -123,23 +122,6 @@ pub fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-fn check(log: &Path, out: &Path) -> Result<Summary> {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} checking {msg} [{bar:30}] {pos}/{len} {elapsed_precise}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "),
-    );
-    bar.set_message(log.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default());
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
-    let report = check_log(log, &CheckOptions::default(), &progress).with_context(|| format!("checking {}", log.display()))?;
-    bar.finish_and_clear();
-    std::fs::create_dir_all(out).with_context(|| out.display().to_string())?;
-    write_json(&report, &out.join("report.json"))?;
-    write_html(&report, &out.join("report.html"))?;
-    Ok(report.summary)
-}
 
 pub fn run(a: DemoArgs) -> Result<ExitCode> {
     let t_all = Instant::now();
@@ -191,8 +173,8 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
 
     // 3. Both through the checker.
     let t = Instant::now();
-    let scene_summary = check(&scene, &tmp.join("check-scene"))?;
-    let gen_summary = check(&generated.join("log"), &tmp.join("check-generated"))?;
+    let scene_summary = check_to(&scene, &CheckOptions::default(), &tmp.join("check-scene"))?.summary;
+    let gen_summary = check_to(&generated.join("log"), &CheckOptions::default(), &tmp.join("check-generated"))?.summary;
     let check_s = t.elapsed().as_secs_f64();
 
     // 4. The simulated scene's panorama, laid out like the generated one.
@@ -264,9 +246,6 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn fmt(v: Option<f64>, unit: &str) -> String {
-    v.map_or_else(|| "n/a".to_string(), |x| format!("{x:.2}{unit}"))
-}
 
 fn layout_names(layout: &[Vec<usize>], names: &[String]) -> Vec<Vec<String>> {
     layout.iter().map(|r| r.iter().map(|&i| names[i].clone()).collect()).collect()
