@@ -19,9 +19,9 @@ use worldrig_scenelog::{Diag, SceneLog};
 
 use super::check::{check_to, fmt};
 use super::generate::GenerateArgs;
-use super::generate_mv::{panorama_frame, panorama_layout};
+use super::generate_mv::{panorama, panorama_layout};
 use super::sim::SimArgs;
-use super::video::{write_gif, write_mp4};
+use super::video::write_videos;
 use super::{partial_dir, publish};
 
 /// The bundled multi-view checkpoint, relative to the working directory or, failing that, to the
@@ -115,7 +115,7 @@ struct DemoRecord {
 }
 
 /// Peak resident set size of this process, where the OS reports it.
-pub fn peak_rss_bytes() -> Option<u64> {
+fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -188,11 +188,8 @@ pub fn run(a: DemoArgs) -> Result<ExitCode> {
         .map(|n| videos.iter().find(|v| &v.camera == n).map(|v| v.frames[..frames].to_vec()).with_context(|| format!("demo: no frames for {n}")))
         .collect::<Result<_>>()?;
     let layout = panorama_layout(&rig);
-    let pano: Vec<(Vec<u8>, usize, usize)> = (0..frames).map(|i| panorama_frame(&layout, &per_view, i, width, height)).collect();
-    let (pw, ph) = (pano[0].1, pano[0].2);
-    let pano: Vec<Vec<u8>> = pano.into_iter().map(|p| p.0).collect();
-    write_gif(&tmp.join("scene-panorama.gif"), &pano, pw, ph, clip.frame_rate_hz)?;
-    write_mp4(&tmp.join("scene-panorama.mp4"), &pano, pw, ph, clip.frame_rate_hz)?;
+    let (pano, pw, ph) = panorama(&layout, &per_view, width, height);
+    write_videos(&tmp.join("scene-panorama"), &pano, pw, ph, clip.frame_rate_hz)?;
 
     let caption = clip.captions.first().cloned().unwrap_or_default();
     let record = DemoRecord {

@@ -18,7 +18,7 @@ use worldrig_scene::pose::pose_from_parts;
 use worldrig_scene::{Rig, Trajectory};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
-use super::video::{write_gif, write_mp4};
+use super::video::write_videos;
 
 /// The camera written into the scene log of a prompt-only clip: the front camera of the default rig.
 const DEFAULT_RIG: &str = include_str!("../../configs/rigs/cosmos-6cam-448x256.json");
@@ -193,8 +193,7 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         buf.save(&path).with_context(|| path.display().to_string())?;
         pngs.push(std::fs::read(&path).with_context(|| path.display().to_string())?);
     }
-    write_gif(&tmp.join("video.gif"), &images, width, height, fps)?;
-    write_mp4(&tmp.join("video.mp4"), &images, width, height, fps)?;
+    write_videos(&tmp.join("video"), &images, width, height, fps)?;
 
     let mut writer = SceneLogWriter::create(&tmp.join("log"), WriterOptions::default())?;
     writer.add_rig(&rig);

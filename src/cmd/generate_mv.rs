@@ -17,7 +17,7 @@ use worldrig_scene::{CameraModel, Rig};
 use worldrig_scenelog::{ClipRecord, Diag, FrameRecord, SceneLog, SceneLogWriter, Source, WriterOptions};
 
 use super::generate::{describe, finish, sample_request, GenerateArgs};
-use super::video::{write_gif, write_mp4};
+use super::video::write_videos;
 use super::partial_dir;
 
 #[derive(Serialize)]
@@ -60,21 +60,28 @@ pub fn panorama_layout(rig: &Rig) -> Vec<Vec<usize>> {
     [front, rear].into_iter().filter(|r| !r.is_empty()).map(|r| r.into_iter().map(|x| x.1).collect()).collect()
 }
 
-/// One panorama frame: `layout` rows of `w x h` views (black where a row is shorter).
-pub fn panorama_frame(layout: &[Vec<usize>], views: &[Vec<Vec<u8>>], k: usize, w: usize, h: usize) -> (Vec<u8>, usize, usize) {
+/// Every frame of the panorama of `views` (per view, its RGB8 frames of `w x h`): `layout` rows of
+/// views, black where a row is shorter. Returns the frames and their width and height.
+pub fn panorama(layout: &[Vec<usize>], views: &[Vec<Vec<u8>>], w: usize, h: usize) -> (Vec<Vec<u8>>, usize, usize) {
     let cols = layout.iter().map(Vec::len).max().unwrap_or(1);
     let (pw, ph) = (cols * w, layout.len() * h);
-    let mut out = vec![0u8; pw * ph * 3];
-    for (r, row) in layout.iter().enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            let src = &views[v][k];
-            for y in 0..h {
-                let d = ((r * h + y) * pw + c * w) * 3;
-                out[d..d + w * 3].copy_from_slice(&src[y * w * 3..(y + 1) * w * 3]);
+    let frames = views.first().map_or(0, Vec::len);
+    let pano = (0..frames)
+        .map(|k| {
+            let mut out = vec![0u8; pw * ph * 3];
+            for (r, row) in layout.iter().enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    let src = &views[v][k];
+                    for y in 0..h {
+                        let d = ((r * h + y) * pw + c * w) * 3;
+                        out[d..d + w * 3].copy_from_slice(&src[y * w * 3..(y + 1) * w * 3]);
+                    }
+                }
             }
-        }
-    }
-    (out, pw, ph)
+            out
+        })
+        .collect();
+    (pano, pw, ph)
 }
 
 /// `--trajectory FILE`: a JSON array of at least two `[x, y, z]` waypoints (metres).
@@ -222,16 +229,8 @@ pub fn run(a: GenerateArgs) -> Result<ExitCode> {
         }
     }
     writer.finish()?;
-    let layout = panorama_layout(&rig);
-    let mut pano = Vec::with_capacity(frames);
-    let (mut pw, mut ph) = (0, 0);
-    for i in 0..frames {
-        let (f, w2, h2) = panorama_frame(&layout, &per_view, i, width, height);
-        (pw, ph) = (w2, h2);
-        pano.push(f);
-    }
-    write_gif(&tmp.join("panorama.gif"), &pano, pw, ph, clip.frame_rate_hz)?;
-    write_mp4(&tmp.join("panorama.mp4"), &pano, pw, ph, clip.frame_rate_hz)?;
+    let (pano, pw, ph) = panorama(&panorama_layout(&rig), &per_view, width, height);
+    write_videos(&tmp.join("panorama"), &pano, pw, ph, clip.frame_rate_hz)?;
     let prov = Provenance {
         model: a.model.display().to_string(),
         weights: mv.weights.display().to_string(),

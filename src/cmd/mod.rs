@@ -55,8 +55,30 @@ pub struct RunFlags {
     pub device: String,
 }
 
+/// Runs a training command's loop under a progress bar (the run's total steps, loss and learning
+/// rate), then prints its closing line.
+pub fn train_with_progress<E>(
+    run: &RunFlags,
+    config_steps: u64,
+    exported: &str,
+    train: impl FnOnce(&dyn Fn(worldrig_model::train::StepInfo)) -> std::result::Result<worldrig_model::train::TrainSummary, E>,
+) -> Result<std::process::ExitCode>
+where
+    anyhow::Error: From<E>,
+{
+    let pb = tokenizer::bar(run.steps.unwrap_or(config_steps), "train");
+    let summary = train(&|s| {
+        pb.set_length(s.total);
+        pb.set_position(s.step);
+        pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
+    })?;
+    pb.finish_and_clear();
+    report_training(&run.out, &summary, exported);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 /// The closing line of a training command.
-pub fn report_training(out: &Path, summary: &worldrig_model::train::TrainSummary, exported: &str) {
+fn report_training(out: &Path, summary: &worldrig_model::train::TrainSummary, exported: &str) {
     println!(
         "{}: step {}/{} ({}), loss {:.4}{}, {:.0} s of training in all",
         out.display(),

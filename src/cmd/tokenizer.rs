@@ -135,14 +135,7 @@ fn run_train(a: TrainArgs) -> Result<ExitCode> {
     let frames: usize = videos.iter().map(|v| v.frames.len()).sum();
     tracing::info!(videos = videos.len(), frames, "training data in memory");
     let opts = TrainOptions { out: a.run.out.clone(), data: a.data.clone(), cameras: a.cameras.clone(), resume: a.run.resume, max_steps_now: a.run.max_steps_now, total_steps: a.run.steps };
-    let pb = bar(file.train.steps, "train");
-    let summary = train(&file, &videos, &opts, &dev, |s| {
-        pb.set_position(s.step);
-        pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
-    })?;
-    pb.finish_and_clear();
-    super::report_training(&a.run.out, &summary, "model.bpk + tokenizer.json");
-    Ok(ExitCode::SUCCESS)
+    super::train_with_progress(&a.run, file.train.steps, "model.bpk + tokenizer.json", |on_step| train(&file, &videos, &opts, &dev, on_step))
 }
 
 fn run_encode(a: EncodeArgs) -> Result<ExitCode> {

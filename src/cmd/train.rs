@@ -10,7 +10,6 @@ use worldrig_model::dit::DitFile;
 use worldrig_model::multiview::{MvFile, MvOptions};
 use worldrig_model::text2world::{train, T2wOptions};
 
-use super::tokenizer::bar;
 
 #[derive(Subcommand)]
 pub enum TrainCommand {
@@ -64,17 +63,8 @@ fn run_multiview(a: MultiviewArgs) -> Result<ExitCode> {
     let file = MvFile::resolve(&a.config)?;
     let dev = device::select(&a.run.device)?;
     let opts = MvOptions { out: a.run.out.clone(), data: a.data.clone(), init: a.init.clone(), resume: a.run.resume, max_steps_now: a.run.max_steps_now, total_steps: a.run.steps };
-    let pb = bar(a.run.steps.unwrap_or(file.train.steps), "train");
-    let summary = worldrig_model::multiview::train::train(&file, &opts, &dev, |s| {
-        pb.set_length(s.total);
-        pb.set_position(s.step);
-        pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
-    })?;
-    pb.finish_and_clear();
-    super::report_training(&a.run.out, &summary, "model.bpk");
-    Ok(ExitCode::SUCCESS)
+    super::train_with_progress(&a.run, file.train.steps, "model.bpk", |on_step| worldrig_model::multiview::train::train(&file, &opts, &dev, on_step))
 }
-
 
 fn run_text2world(a: Text2WorldArgs) -> Result<ExitCode> {
     let file = DitFile::resolve(&a.config)?;
@@ -88,13 +78,5 @@ fn run_text2world(a: Text2WorldArgs) -> Result<ExitCode> {
         max_steps_now: a.run.max_steps_now,
         total_steps: a.run.steps,
     };
-    let pb = bar(a.run.steps.unwrap_or(file.train.steps), "train");
-    let summary = train(&file, &opts, &dev, |s| {
-        pb.set_length(s.total);
-        pb.set_position(s.step);
-        pb.set_message(format!("loss {:.4} lr {:.2e}", s.loss, s.lr));
-    })?;
-    pb.finish_and_clear();
-    super::report_training(&a.run.out, &summary, "model.bpk");
-    Ok(ExitCode::SUCCESS)
+    super::train_with_progress(&a.run, file.train.steps, "model.bpk", |on_step| train(&file, &opts, &dev, on_step))
 }

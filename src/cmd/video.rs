@@ -7,8 +7,14 @@ use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
 
+/// `STEM.gif` and `STEM.mp4` of the same frames.
+pub fn write_videos(stem: &Path, frames: &[Vec<u8>], width: usize, height: usize, fps: f64) -> Result<()> {
+    write_gif(&stem.with_extension("gif"), frames, width, height, fps)?;
+    write_mp4(&stem.with_extension("mp4"), frames, width, height, fps)
+}
+
 /// An animated GIF that loops forever.
-pub fn write_gif(path: &Path, frames: &[Vec<u8>], width: usize, height: usize, fps: f64) -> Result<()> {
+fn write_gif(path: &Path, frames: &[Vec<u8>], width: usize, height: usize, fps: f64) -> Result<()> {
     use image::codecs::gif::{GifEncoder, Repeat};
     use image::{Delay, Frame, RgbaImage};
     let file = std::fs::File::create(path).with_context(|| path.display().to_string())?;
@@ -46,7 +52,7 @@ fn annex_b_units(stream: &[u8]) -> Vec<&[u8]> {
 /// about 38 dB on smooth synthetic frames), an IDR frame every two seconds. Odd sizes are
 /// padded to even ones by repeating the last column or row (4:2:0 needs even dimensions).
 /// Output is deterministic: the encoder runs on one thread.
-pub fn write_mp4(path: &Path, frames: &[Vec<u8>], width: usize, height: usize, fps: f64) -> Result<()> {
+fn write_mp4(path: &Path, frames: &[Vec<u8>], width: usize, height: usize, fps: f64) -> Result<()> {
     use openh264::encoder::{Encoder, EncoderConfig, FrameRate, IntraFramePeriod, QpRange, RateControlMode};
     use openh264::formats::{RgbSliceU8, YUVBuffer};
     use openh264::OpenH264API;
