@@ -9,6 +9,7 @@ pub mod data;
 pub mod device;
 pub mod diffusion;
 pub mod dit;
+pub mod kernels;
 pub mod metrics;
 pub mod multiview;
 pub mod rng;

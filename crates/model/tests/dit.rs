@@ -38,9 +38,9 @@ fn rope_scores_depend_only_on_relative_position() {
     let score = |pq: [f64; 3], pk: [f64; 3]| -> f32 {
         let (cq, sq) = rope::tables([1, 1, 1], pq, head_dim, 10000.0, &device);
         let (ck, sk) = rope::tables([1, 1, 1], pk, head_dim, 10000.0, &device);
-        let tq: Tensor<4> = Tensor::<1>::from_data(TensorData::new(q.clone(), [head_dim]), &device).reshape([1, 1, 1, head_dim]);
-        let tk: Tensor<4> = Tensor::<1>::from_data(TensorData::new(k.clone(), [head_dim]), &device).reshape([1, 1, 1, head_dim]);
-        (rope::apply(tq, &cq, &sq) * rope::apply(tk, &ck, &sk)).sum().into_scalar::<f32>()
+        let tq: Tensor<3> = Tensor::<1>::from_data(TensorData::new(q.clone(), [head_dim]), &device).reshape([1, 1, head_dim]);
+        let tk: Tensor<3> = Tensor::<1>::from_data(TensorData::new(k.clone(), [head_dim]), &device).reshape([1, 1, head_dim]);
+        (rope::apply(tq, &cq, &sq, 1) * rope::apply(tk, &ck, &sk, 1)).sum().into_scalar::<f32>()
     };
     let base = score([1.0, 2.0, 3.0], [4.0, 0.0, 7.0]);
     for shift in [[5.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, -9.0], [2.0, 11.0, 4.0]] {
@@ -54,9 +54,9 @@ fn rope_scores_depend_only_on_relative_position() {
     }
     // The rotation preserves norms.
     let (c, s) = rope::tables([2, 3, 4], [0.0; 3], head_dim, 10000.0, &device);
-    let x = random([1, 1, 24, head_dim, 1], 3, &device).reshape([1, 1, 24, head_dim]);
+    let x = random([1, 1, 24, 2 * head_dim, 1], 3, &device).reshape([1, 24, 2 * head_dim]);
     let n0 = x.clone().square().sum().into_scalar::<f32>();
-    let n1 = rope::apply(x, &c, &s).square().sum().into_scalar::<f32>();
+    let n1 = rope::apply(x, &c, &s, 2).square().sum().into_scalar::<f32>();
     assert!((n0 - n1).abs() < 1e-3 * n0);
 }
 

@@ -2,11 +2,8 @@
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::gelu;
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
-
 use super::rope;
+use crate::kernels;
 
 /// Layer norm over the last axis without learned affine (the DiT modulates it instead).
 pub fn norm3(x: Tensor<3>) -> Tensor<3> {
@@ -40,27 +37,16 @@ impl Attention {
         }
     }
 
-    fn split(&self, x: Tensor<3>) -> Tensor<4> {
-        let [b, n, d] = x.dims();
-        x.reshape([b, n, self.heads, d / self.heads]).swap_dims(1, 2)
-    }
-
     pub fn forward(&self, x: Tensor<3>, ctx: Option<Tensor<3>>, rope: Option<(&Tensor<2>, &Tensor<2>)>, key_pad: Option<Tensor<2, Bool>>) -> Tensor<3> {
-        let [b, n, d] = x.dims();
         let ctx = ctx.unwrap_or_else(|| x.clone());
-        let mut q = self.split(self.q.forward(x));
-        let mut k = self.split(self.k.forward(ctx.clone()));
-        let v = self.split(self.v.forward(ctx));
+        let mut q = self.q.forward(x);
+        let mut k = self.k.forward(ctx.clone());
+        let v = self.v.forward(ctx);
         if let Some((cos, sin)) = rope {
-            q = rope::apply(q, cos, sin);
-            k = rope::apply(k, cos, sin);
+            q = rope::apply(q, cos, sin, self.heads);
+            k = rope::apply(k, cos, sin, self.heads);
         }
-        let mask = key_pad.map(|m| {
-            let [mb, nk] = m.dims();
-            m.reshape([mb, 1, 1, nk]).expand([b, self.heads, n, nk])
-        });
-        let o = attention(q, k, v, mask, None, AttentionModuleOptions::default());
-        self.out.forward(o.swap_dims(1, 2).reshape([b, n, d]))
+        self.out.forward(kernels::attention(q, k, v, key_pad, self.heads))
     }
 }
 
@@ -76,6 +62,6 @@ impl Mlp {
         Self { fc1: LinearConfig::new(width, hidden).init(device), fc2: LinearConfig::new(hidden, width).init(device) }
     }
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+        self.fc2.forward(kernels::gelu(self.fc1.forward(x)))
     }
 }

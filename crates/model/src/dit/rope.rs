@@ -50,16 +50,18 @@ pub fn tables(grid: [usize; 3], origin: [f64; 3], head_dim: usize, theta: f64, d
     )
 }
 
-/// Rotates `x: [batch, heads, tokens, head_dim]` with tables from [`tables`].
-pub fn apply(x: Tensor<4>, cos: &Tensor<2>, sin: &Tensor<2>) -> Tensor<4> {
-    let [b, h, n, d] = x.dims();
+/// Rotates every head of `x: [batch, tokens, heads * head_dim]` with tables from [`tables`].
+pub fn apply(x: Tensor<3>, cos: &Tensor<2>, sin: &Tensor<2>, heads: usize) -> Tensor<3> {
+    let [b, n, w] = x.dims();
+    let d = w / heads;
     let half = d / 2;
+    let x: Tensor<4> = x.reshape([b, n, heads, d]);
     let x1 = x.clone().narrow(3, 0, half);
     let x2 = x.clone().narrow(3, half, half);
     let rotated = Tensor::cat(vec![x2.neg(), x1], 3);
-    let c = cos.clone().reshape([1, 1, n, d]).expand([b, h, n, d]);
-    let s = sin.clone().reshape([1, 1, n, d]).expand([b, h, n, d]);
-    x * c + rotated * s
+    let c = cos.clone().reshape([1, n, 1, d]);
+    let s = sin.clone().reshape([1, n, 1, d]);
+    (x * c + rotated * s).reshape([b, n, w])
 }
 
 /// Fixed sine-cosine absolute position embedding `[tokens, width]` over a `t x h x w` grid

@@ -1,0 +1,150 @@
+//! The fused kernels as a burn backend extension on flex, with hand-written backward passes for
+//! flex under autodiff.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Autodiff, Backend, Flex};
+use burn::tensor::{DType, Shape, TensorData};
+use rayon::prelude::*;
+
+use super::attention::{self, AttnDims};
+use super::simd;
+
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedOps: Backend {
+    /// Multi-head attention on `[batch, n, heads * head_dim]` queries / keys / values with an
+    /// additive key bias `[batch, nk]` (not differentiated).
+    fn fused_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bias: FloatTensor<Self>, heads: usize) -> FloatTensor<Self>;
+    /// Exact (erf) GELU.
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+}
+
+/// The tensor's f32 values in row-major order (copied only when strided or offset).
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "fused kernels run in f32 (got {:?})", t.dtype());
+    match t.as_slice::<f32>() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous").to_vec()),
+    }
+}
+
+fn tensor(data: Vec<f32>, shape: Shape) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(data, shape))
+}
+
+fn attn_dims(q: &FlexTensor, k: &FlexTensor, heads: usize) -> AttnDims {
+    let (qs, ks) = (q.layout().shape(), k.layout().shape());
+    assert!(qs.num_dims() == 3 && ks.num_dims() == 3, "fused attention takes [batch, tokens, width] tensors");
+    assert!(qs[2] % heads == 0, "width {} is not divisible by {heads} heads", qs[2]);
+    AttnDims { batch: qs[0], nq: qs[1], nk: ks[1], heads, head_dim: qs[2] / heads }
+}
+
+/// Attention forward on flex tensors; also returns the log-sum-exp when `keep_lse`.
+fn attention_forward(q: &FlexTensor, k: &FlexTensor, v: &FlexTensor, bias: &FlexTensor, heads: usize, keep_lse: bool) -> (FlexTensor, Option<FlexTensor>) {
+    let d = attn_dims(q, k, heads);
+    let mut out = vec![0f32; d.batch * d.nq * d.width()];
+    let mut lse = keep_lse.then(|| vec![0f32; d.batch * d.heads * d.nq]);
+    attention::forward(d, &values(q), &values(k), &values(v), &values(bias), &mut out, lse.as_deref_mut());
+    (tensor(out, q.layout().shape().clone()), lse.map(|l| tensor(l, Shape::new([d.batch, d.heads, d.nq]))))
+}
+
+const CHUNK: usize = 1 << 14;
+
+fn gelu_forward(x: &FlexTensor) -> FlexTensor {
+    let xs = values(x);
+    let mut y = vec![0f32; xs.len()];
+    y.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).for_each(|(y, x)| simd::gelu_forward(x, y));
+    tensor(y, x.layout().shape().clone())
+}
+
+impl FusedOps for Flex {
+    fn fused_attention(q: FlexTensor, k: FlexTensor, v: FlexTensor, bias: FlexTensor, heads: usize) -> FlexTensor {
+        attention_forward(&q, &k, &v, &bias, heads, false).0
+    }
+
+    fn fused_gelu(x: FlexTensor) -> FlexTensor {
+        gelu_forward(&x)
+    }
+}
+
+#[derive(Debug)]
+struct AttentionBackward;
+
+#[derive(Debug, Clone)]
+struct AttentionState {
+    q: FlexTensor,
+    k: FlexTensor,
+    v: FlexTensor,
+    bias: FlexTensor,
+    out: FlexTensor,
+    lse: FlexTensor,
+    heads: usize,
+}
+
+impl Backward<Flex, 3> for AttentionBackward {
+    type State = AttentionState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let s = ops.state;
+        let dout = grads.consume::<Flex>(&ops.node);
+        let d = attn_dims(&s.q, &s.k, s.heads);
+        let (mut dq, mut dk, mut dv) = (vec![0f32; d.batch * d.nq * d.width()], vec![0f32; d.batch * d.nk * d.width()], vec![0f32; d.batch * d.nk * d.width()]);
+        attention::backward(d, &values(&s.q), &values(&s.k), &values(&s.v), &values(&s.bias), &values(&s.out), &values(&s.lse), &values(&dout), &mut dq, &mut dk, &mut dv);
+        let [pq, pk, pv] = ops.parents;
+        for (parent, grad, shape) in [(pq, dq, s.q.layout().shape()), (pk, dk, s.k.layout().shape()), (pv, dv, s.v.layout().shape())] {
+            if let Some(node) = parent {
+                grads.register::<Flex>(node.id, tensor(grad, shape.clone()));
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct GeluBackward;
+
+impl Backward<Flex, 1> for GeluBackward {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let [parent] = ops.parents;
+        if let Some(node) = parent {
+            let (xs, dys) = (values(&ops.state), values(&dy));
+            let mut dx = vec![0f32; xs.len()];
+            dx.par_chunks_mut(CHUNK).zip(xs.par_chunks(CHUNK)).zip(dys.par_chunks(CHUNK)).for_each(|((dx, x), dy)| simd::gelu_backward(x, dy, dx));
+            grads.register::<Flex>(node.id, tensor(dx, ops.state.layout().shape().clone()));
+        }
+    }
+}
+
+impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
+    fn fused_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bias: FloatTensor<Self>, heads: usize) -> FloatTensor<Self> {
+        let (q, qn) = q.into_parts();
+        let (k, kn) = k.into_parts();
+        let (v, vn) = v.into_parts();
+        let bias = bias.into_primitive();
+        match AttentionBackward.prepare::<C>([qn, kn, vn]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (out, lse) = attention_forward(&q, &k, &v, &bias, heads, true);
+                let state = AttentionState { q, k, v, bias, out: out.clone(), lse: lse.expect("lse kept"), heads };
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(attention_forward(&q, &k, &v, &bias, heads, false).0),
+        }
+    }
+
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, xn) = x.into_parts();
+        match GeluBackward.prepare::<C>([xn]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = gelu_forward(&x);
+                prep.finish(x, y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(gelu_forward(&x)),
+        }
+    }
+}
