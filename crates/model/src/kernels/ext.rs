@@ -12,6 +12,7 @@ use burn::tensor::{DType, Shape, TensorData};
 use rayon::prelude::*;
 
 use super::attention::{self, AttnDims};
+use super::conv::{self, ConvDims};
 use super::simd;
 
 #[backend_extension(Flex, Autodiff)]
@@ -21,6 +22,9 @@ pub trait FusedOps: Backend {
     fn fused_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bias: FloatTensor<Self>, heads: usize) -> FloatTensor<Self>;
     /// Exact (erf) GELU.
     fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// 3D convolution, stride 1, zero padding `pad_h`, `pad_w` in height and width:
+    /// `x [b, ci, t, h, w]`, `weight [co, ci, kt, kh, kw]`, `bias [co]`.
+    fn fused_conv3d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad_h: usize, pad_w: usize) -> FloatTensor<Self>;
 }
 
 /// The tensor's f32 values in row-major order (copied only when strided or offset).
@@ -61,6 +65,19 @@ fn gelu_forward(x: &FlexTensor) -> FlexTensor {
     tensor(y, x.layout().shape().clone())
 }
 
+fn conv_dims(x: &FlexTensor, weight: &FlexTensor, pad: [usize; 2]) -> ConvDims {
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    assert!(xs.num_dims() == 5 && ws.num_dims() == 5 && xs[1] == ws[1], "fused conv3d: input {xs:?} and weight {ws:?} do not match");
+    ConvDims { batch: xs[0], cin: xs[1], cout: ws[0], input: [xs[2], xs[3], xs[4]], kernel: [ws[2], ws[3], ws[4]], pad }
+}
+
+fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, pad: [usize; 2]) -> FlexTensor {
+    let d = conv_dims(x, weight, pad);
+    let out = conv::forward(d, &values(x), &values(weight), Some(&values(bias)));
+    let [t, h, w] = d.output();
+    tensor(out, Shape::new([d.batch, d.cout, t, h, w]))
+}
+
 impl FusedOps for Flex {
     fn fused_attention(q: FlexTensor, k: FlexTensor, v: FlexTensor, bias: FlexTensor, heads: usize) -> FlexTensor {
         attention_forward(&q, &k, &v, &bias, heads, false).0
@@ -68,6 +85,34 @@ impl FusedOps for Flex {
 
     fn fused_gelu(x: FlexTensor) -> FlexTensor {
         gelu_forward(&x)
+    }
+
+    fn fused_conv3d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, pad_h: usize, pad_w: usize) -> FlexTensor {
+        conv_forward(&x, &weight, &bias, [pad_h, pad_w])
+    }
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = (FlexTensor, FlexTensor, [usize; 2]);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let (x, weight, pad) = ops.state;
+        let dout = grads.consume::<Flex>(&ops.node);
+        let d = conv_dims(&x, &weight, pad);
+        let [px, pw, pb] = ops.parents;
+        let (dx, dw, db) = conv::backward(d, &values(&x), &values(&weight), &values(&dout), px.is_some());
+        if let (Some(node), Some(dx)) = (px, dx) {
+            grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
+        }
+        if let Some(node) = pw {
+            grads.register::<Flex>(node.id, tensor(dw, weight.layout().shape().clone()));
+        }
+        if let Some(node) = pb {
+            grads.register::<Flex>(node.id, tensor(db, Shape::new([d.cout])));
+        }
     }
 }
 
@@ -145,6 +190,20 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
                 prep.finish(x, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(gelu_forward(&x)),
+        }
+    }
+
+    fn fused_conv3d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad_h: usize, pad_w: usize) -> FloatTensor<Self> {
+        let (x, xn) = x.into_parts();
+        let (weight, wn) = weight.into_parts();
+        let (bias, bn) = bias.into_parts();
+        let pad = [pad_h, pad_w];
+        match ConvBackward.prepare::<C>([xn, wn, bn]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = conv_forward(&x, &weight, &bias, pad);
+                prep.finish((x, weight, pad), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(conv_forward(&x, &weight, &bias, pad)),
         }
     }
 }

@@ -1,21 +1,25 @@
 //! Fused CPU kernels for the flex backend: multi-head attention (forward and a recomputing
-//! backward, never materialising the `queries x keys` probabilities of a whole head) and the exact
-//! GELU, both multi-threaded over the rayon pool and vectorised.
+//! backward, never materialising the `queries x keys` probabilities of a whole head), the exact
+//! GELU, and 3D convolution as per-tap GEMMs in NCDHW, all multi-threaded over the rayon pool.
 //!
 //! burn composes these from generic tensor operations: attention under autodiff becomes matmul,
-//! softmax and matmul with every score tensor kept for the backward pass, and the element-wise work
-//! around it runs one scalar `exp`/`erf` at a time. They are installed as a burn backend extension
+//! softmax and matmul with every score tensor kept for the backward pass, the element-wise work
+//! around it runs one scalar `exp`/`erf` at a time, and flex's convolution converts to NDHWC and
+//! builds an im2col buffer around its GEMM. They are installed as a burn backend extension
 //! (`ext.rs`) with hand-written backward passes, used on flex devices only; every other device
 //! (wgpu, vulkan, cuda) runs the composed operations, which compute the same function.
 //! [`set_enabled`] switches the fused path off, for the equivalence tests and the benchmark.
 
 pub mod attention;
+pub mod conv;
 mod ext;
 pub mod simd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::{DispatchDevice, Dispatch};
+use burn::nn::conv::Conv3d;
+use burn::nn::PaddingConfig3d;
 use burn::prelude::*;
 use burn::tensor::activation;
 use burn::tensor::module;
@@ -64,4 +68,21 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_gelu(x.into_dispatch()));
     }
     activation::gelu(x)
+}
+
+/// `conv.forward(x)` for a stride-1, undilated, single-group convolution with a bias and zero
+/// padding only in height and width (every convolution of the tokenizer), through the fused
+/// per-tap GEMM kernel on flex; any other convolution or device takes burn's `Conv3d::forward`.
+pub fn conv3d(conv: &Conv3d, x: Tensor<5>) -> Tensor<5> {
+    let pad = match conv.padding {
+        PaddingConfig3d::Valid => Some([0, 0]),
+        PaddingConfig3d::Explicit(0, h, w) => Some([h, w]),
+        _ => None,
+    };
+    match (pad, &conv.bias) {
+        (Some([ph, pw]), Some(bias)) if conv.stride == [1, 1, 1] && conv.dilation == [1, 1, 1] && conv.groups == 1 && fused_on(&x.device()) => {
+            Tensor::from_dispatch(<Dispatch as FusedOps>::fused_conv3d(x.into_dispatch(), conv.weight.val().into_dispatch(), bias.val().into_dispatch(), ph, pw))
+        }
+        _ => conv.forward(x),
+    }
 }

@@ -16,6 +16,7 @@ use burn::prelude::*;
 use burn::tensor::activation::silu;
 
 use super::config::TokenizerConfig;
+use crate::kernels::conv3d;
 
 /// Carried state of the causal convolutions between chunks of one clip.
 ///
@@ -110,7 +111,7 @@ impl CausalTimeConv {
     pub fn forward(&self, x: Tensor<5>, state: &mut CausalState) -> Tensor<5> {
         let k = self.kernel;
         if k == 1 {
-            return self.conv.forward(x);
+            return conv3d(&self.conv, x);
         }
         let [b, c, t, h, w] = x.dims();
         let past = match state.take() {
@@ -119,7 +120,7 @@ impl CausalTimeConv {
         };
         let padded = Tensor::cat(vec![past, x], 2);
         state.push(padded.clone().narrow(2, t, k - 1));
-        self.conv.forward(padded)
+        conv3d(&self.conv, padded)
     }
 }
 
@@ -151,9 +152,9 @@ impl ResBlock {
     }
 
     pub fn forward(&self, x: Tensor<5>, state: &mut CausalState) -> Tensor<5> {
-        let h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
+        let h = conv3d(&self.conv1, silu(self.norm1.forward(x.clone())));
         let h = self.time.forward(h, state);
-        let h = self.conv2.forward(silu(self.norm2.forward(h)));
+        let h = conv3d(&self.conv2, silu(self.norm2.forward(h)));
         x + h
     }
 }
@@ -207,7 +208,7 @@ impl Down {
     fn forward(&self, x: Tensor<5>, clip_start: bool) -> Tensor<5> {
         let x = space_to_depth(x, 2);
         let x = if self.temporal { time_to_depth(x, clip_start) } else { x };
-        self.proj.forward(x)
+        conv3d(&self.proj, x)
     }
 }
 
@@ -220,7 +221,7 @@ pub struct Up {
 
 impl Up {
     fn forward(&self, x: Tensor<5>, clip_start: bool) -> Tensor<5> {
-        let x = self.proj.forward(x);
+        let x = conv3d(&self.proj, x);
         let x = if self.temporal { depth_to_time(x, clip_start) } else { x };
         depth_to_space(x, 2)
     }
@@ -335,9 +336,9 @@ impl Encoder {
     pub fn forward(&self, x: Tensor<5>, state: &mut CausalState) -> Tensor<5> {
         let clip_start = !state.started();
         state.begin();
-        let linear = self.shortcut.as_ref().map(|c| c.forward(cells(x.clone(), self.spatial, self.temporal_levels, clip_start)));
+        let linear = self.shortcut.as_ref().map(|c| conv3d(c, cells(x.clone(), self.spatial, self.temporal_levels, clip_start)));
         let x = if self.patch_time == 2 { time_to_depth(x, clip_start) } else { x };
-        let mut h = self.conv_in.forward(space_to_depth(x, self.patch));
+        let mut h = conv3d(&self.conv_in, space_to_depth(x, self.patch));
         for (i, blocks) in self.stages.iter().enumerate() {
             for b in blocks {
                 h = b.forward(h, state);
@@ -347,7 +348,7 @@ impl Encoder {
             }
         }
         state.finish();
-        let z = self.conv_out.forward(silu(self.norm_out.forward(h)));
+        let z = conv3d(&self.conv_out, silu(self.norm_out.forward(h)));
         match linear {
             Some(l) => z + l,
             None => z,
@@ -360,8 +361,8 @@ impl Decoder {
     pub fn forward(&self, z: Tensor<5>, state: &mut CausalState) -> Tensor<5> {
         let clip_start = !state.started();
         state.begin();
-        let linear = self.shortcut.as_ref().map(|c| uncells(c.forward(z.clone()), self.spatial, self.temporal_levels, clip_start));
-        let mut h = self.conv_in.forward(z);
+        let linear = self.shortcut.as_ref().map(|c| uncells(conv3d(c, z.clone()), self.spatial, self.temporal_levels, clip_start));
+        let mut h = conv3d(&self.conv_in, z);
         for (i, blocks) in self.stages.iter().enumerate() {
             for b in blocks {
                 h = b.forward(h, state);
@@ -371,7 +372,7 @@ impl Decoder {
             }
         }
         state.finish();
-        let x = depth_to_space(self.conv_out.forward(silu(self.norm_out.forward(h))), self.patch);
+        let x = depth_to_space(conv3d(&self.conv_out, silu(self.norm_out.forward(h))), self.patch);
         let x = if self.patch_time == 2 { depth_to_time(x, clip_start) } else { x };
         match linear {
             Some(l) => x + l,

@@ -1,0 +1,334 @@
+//! 3D convolution (stride 1, no dilation, one group, zero padding in height and width only) on the
+//! CPU as one matrix product per kernel tap, in burn's NCDHW layout: no layout conversion and no
+//! im2col buffer.
+//!
+//! The input is zero-padded in height and width once (`[ci, t, hp, wp]`). On that padded grid a tap
+//! `(a, dy, dx)` is a constant offset `(a hp + dy) wp + dx` of the flattened index, so every output
+//! voxel of the "wide" grid `[co, t', hp, wp]` (its first `h' x w'` of each `hp x wp` frame are the
+//! real output) is `sum over taps of W_tap (co x ci) x padded[:, q + offset]`: `taps` GEMMs of
+//! `co x ci` by `ci x positions`, accumulated, then cropped (a direct write when nothing is padded
+//! and the kernel is 1x1 in space). The backward is the same pattern transposed: the input gradient
+//! accumulates `W_tap^T x wide output gradient` at each tap's offset, the weight gradient of a tap is
+//! `wide output gradient x padded input (shifted)^T` (the wide gradient's padding columns are zero).
+//! Matrix products run on the `gemm` crate, split over the rayon pool by `gemm` itself.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// Shape of one convolution call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvDims {
+    pub batch: usize,
+    pub cin: usize,
+    pub cout: usize,
+    /// Input `[t, h, w]`.
+    pub input: [usize; 3],
+    /// Kernel `[kt, kh, kw]`.
+    pub kernel: [usize; 3],
+    /// Zero padding `[ph, pw]` on both sides of height and width.
+    pub pad: [usize; 2],
+}
+
+impl ConvDims {
+    fn padded(&self) -> [usize; 3] {
+        [self.input[0], self.input[1] + 2 * self.pad[0], self.input[2] + 2 * self.pad[1]]
+    }
+    /// Output `[t', h', w']`.
+    pub fn output(&self) -> [usize; 3] {
+        let [t, hp, wp] = self.padded();
+        [t + 1 - self.kernel[0], hp + 1 - self.kernel[1], wp + 1 - self.kernel[2]]
+    }
+    fn taps(&self) -> usize {
+        self.kernel.iter().product()
+    }
+    /// Flattened padded-grid offset of tap `i` (row-major over `[kt, kh, kw]`).
+    fn offset(&self, i: usize) -> usize {
+        let [_, hp, wp] = self.padded();
+        let (a, r) = (i / (self.kernel[1] * self.kernel[2]), i % (self.kernel[1] * self.kernel[2]));
+        let (dy, dx) = (r / self.kernel[2], r % self.kernel[2]);
+        (a * hp + dy) * wp + dx
+    }
+    /// Wide-grid positions computed per image: up to the last real output voxel.
+    fn wide_len(&self) -> usize {
+        let [_, hp, wp] = self.padded();
+        let [to, ho, wo] = self.output();
+        ((to - 1) * hp + ho - 1) * wp + wo
+    }
+    fn wide_stride(&self) -> usize {
+        let [_, hp, wp] = self.padded();
+        self.output()[0] * hp * wp
+    }
+    /// The wide grid is the output itself (no padding, 1x1 in space).
+    fn direct(&self) -> bool {
+        self.pad == [0, 0] && self.kernel[1] == 1 && self.kernel[2] == 1
+    }
+    fn validate(&self) {
+        let [t, h, w] = self.input;
+        assert!(self.batch > 0 && self.cin > 0 && self.cout > 0 && t > 0 && h > 0 && w > 0, "conv: empty shape {self:?}");
+        let [kt, kh, kw] = self.kernel;
+        assert!(kt >= 1 && kt <= t && kh >= 1 && kh <= h + 2 * self.pad[0] && kw >= 1 && kw <= w + 2 * self.pad[1], "conv: kernel larger than the padded input {self:?}");
+    }
+}
+
+fn parallelism() -> Parallelism {
+    match rayon::current_num_threads() {
+        0 | 1 => Parallelism::None,
+        n => Parallelism::Rayon(n),
+    }
+}
+
+/// `dst (m x n) [+]= lhs (m x k) rhs (k x n)` with explicit strides.
+///
+/// # Safety
+/// Every pointer must address the full strided matrix it describes; `dst` must not overlap the
+/// inputs.
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, dst_cs: isize, accumulate: bool, lhs: *const f32, lhs_rs: isize, lhs_cs: isize, rhs: *const f32, rhs_rs: isize, rhs_cs: isize, par: Parallelism) {
+    // SAFETY: forwarded from the caller.
+    unsafe { gemm::gemm(m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 1.0, 1.0, false, false, false, par) }
+}
+
+/// The input zero-padded in height and width, `[batch, ci, t, hp, wp]` (borrowed when unpadded).
+fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
+    if d.pad == [0, 0] {
+        return std::borrow::Cow::Borrowed(x);
+    }
+    let [_, h, w] = d.input;
+    let [_, hp, wp] = d.padded();
+    let [ph, pw] = d.pad;
+    let mut out = vec![0f32; d.batch * d.cin * d.input[0] * hp * wp];
+    out.par_chunks_mut(hp * wp).zip(x.par_chunks(h * w)).for_each(|(dst, src)| {
+        for y in 0..h {
+            dst[(y + ph) * wp + pw..(y + ph) * wp + pw + w].copy_from_slice(&src[y * w..(y + 1) * w]);
+        }
+    });
+    std::borrow::Cow::Owned(out)
+}
+
+/// Forward: `x [batch, ci, t, h, w]`, `weight [co, ci, kt, kh, kw]`, `bias [co]` ->
+/// `[batch, co, t', h', w']`.
+pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    d.validate();
+    let [t, h, w] = d.input;
+    assert_eq!(x.len(), d.batch * d.cin * t * h * w, "conv: input shape");
+    assert_eq!(weight.len(), d.cout * d.cin * d.taps(), "conv: weight shape");
+    let xp = pad_input(&d, x);
+    let [tp, hp, wp] = d.padded();
+    let [to, ho, wo] = d.output();
+    let (taps, in_stride, wide_stride, n) = (d.taps(), tp * hp * wp, d.wide_stride(), d.wide_len());
+    let direct = d.direct();
+    let mut wide = vec![0f32; d.batch * d.cout * wide_stride];
+    for b in 0..d.batch {
+        for tap in 0..taps {
+            // SAFETY: tap offset + n <= t * hp * wp (the last real output voxel reads the last
+            // input voxel at the largest tap), weight rows are `ci * taps` apart.
+            unsafe {
+                matmul(d.cout, n, d.cin, wide[b * d.cout * wide_stride..].as_mut_ptr(), wide_stride as isize, 1, tap > 0, weight[tap..].as_ptr(), (d.cin * taps) as isize, taps as isize, xp[b * d.cin * in_stride + d.offset(tap)..].as_ptr(), in_stride as isize, 1, parallelism());
+            }
+        }
+    }
+    let add_bias = |plane: &mut [f32], c: usize| {
+        if let Some(bias) = bias {
+            plane.iter_mut().for_each(|v| *v += bias[c]);
+        }
+    };
+    if direct {
+        wide.par_chunks_mut(wide_stride).enumerate().for_each(|(i, plane)| add_bias(plane, i % d.cout));
+        return wide;
+    }
+    let mut out = vec![0f32; d.batch * d.cout * to * ho * wo];
+    out.par_chunks_mut(to * ho * wo).zip(wide.par_chunks(wide_stride)).enumerate().for_each(|(i, (dst, src))| {
+        for tt in 0..to {
+            for y in 0..ho {
+                let s = (tt * hp + y) * wp;
+                dst[(tt * ho + y) * wo..(tt * ho + y + 1) * wo].copy_from_slice(&src[s..s + wo]);
+            }
+        }
+        add_bias(dst, i % d.cout);
+    });
+    out
+}
+
+/// Gradients of the input, weight and bias from the output gradient `dout [batch, co, t', h', w']`.
+pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input: bool) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    d.validate();
+    let [t, h, w] = d.input;
+    let [tp, hp, wp] = d.padded();
+    let [to, ho, wo] = d.output();
+    assert_eq!(dout.len(), d.batch * d.cout * to * ho * wo, "conv backward: output gradient shape");
+    let (taps, in_stride, wide_stride, n) = (d.taps(), tp * hp * wp, d.wide_stride(), d.wide_len());
+    // The output gradient on the wide grid, zero in the padding columns.
+    let wide: std::borrow::Cow<[f32]> = if d.direct() {
+        std::borrow::Cow::Borrowed(dout)
+    } else {
+        let mut g = vec![0f32; d.batch * d.cout * wide_stride];
+        g.par_chunks_mut(wide_stride).zip(dout.par_chunks(to * ho * wo)).for_each(|(dst, src)| {
+            for tt in 0..to {
+                for y in 0..ho {
+                    let s = (tt * hp + y) * wp;
+                    dst[s..s + wo].copy_from_slice(&src[(tt * ho + y) * wo..(tt * ho + y + 1) * wo]);
+                }
+            }
+        });
+        std::borrow::Cow::Owned(g)
+    };
+    let dbias: Vec<f32> = (0..d.cout).into_par_iter().map(|c| (0..d.batch).map(|b| dout[(b * d.cout + c) * to * ho * wo..][..to * ho * wo].iter().sum::<f32>()).sum()).collect();
+
+    let xp = pad_input(&d, x);
+    // dW_tap (co x ci) = sum over images and position ranges of wide (co x len) x
+    // padded[:, off + range]^T: the reduction axis is long and the result small, so the partial
+    // products of independent (tap, image, range) tasks run one per thread and are summed after.
+    let chunk = n.div_ceil((4 * rayon::current_num_threads()).div_ceil(taps * d.batch).max(1)).max(1024);
+    let ranges: Vec<(usize, usize, usize)> = (0..taps).flat_map(|tap| (0..d.batch).flat_map(move |b| (0..n).step_by(chunk).map(move |s| (tap, b, s)))).collect();
+    let partials: Vec<(usize, Vec<f32>)> = ranges
+        .into_par_iter()
+        .map(|(tap, b, start)| {
+            let len = chunk.min(n - start);
+            let mut part = vec![0f32; d.cout * d.cin];
+            // SAFETY: as in `forward`; `part` is a fresh co x ci matrix.
+            unsafe {
+                matmul(d.cout, d.cin, len, part.as_mut_ptr(), d.cin as isize, 1, false, wide[b * d.cout * wide_stride + start..].as_ptr(), wide_stride as isize, 1, xp[b * d.cin * in_stride + d.offset(tap) + start..].as_ptr(), 1, in_stride as isize, Parallelism::None);
+            }
+            (tap, part)
+        })
+        .collect();
+    let mut dweight = vec![0f32; weight.len()];
+    for (tap, part) in partials {
+        for (i, v) in part.iter().enumerate() {
+            dweight[i * taps + tap] += v;
+        }
+    }
+    let dx = need_input.then(|| {
+        let mut dxp = vec![0f32; d.batch * d.cin * in_stride];
+        for b in 0..d.batch {
+            for tap in 0..taps {
+                // dpadded_b[:, off..off + n] += W_tap^T (ci x co) x wide_b (co x n).
+                // SAFETY: as above; each tap's GEMM completes before the next one starts.
+                unsafe {
+                    matmul(d.cin, n, d.cout, dxp[b * d.cin * in_stride + d.offset(tap)..].as_mut_ptr(), in_stride as isize, 1, true, weight[tap..].as_ptr(), taps as isize, (d.cin * taps) as isize, wide[b * d.cout * wide_stride..].as_ptr(), wide_stride as isize, 1, parallelism());
+                }
+            }
+        }
+        if d.pad == [0, 0] {
+            return dxp;
+        }
+        let [ph, pw] = d.pad;
+        let mut dx = vec![0f32; d.batch * d.cin * t * h * w];
+        dx.par_chunks_mut(h * w).zip(dxp.par_chunks(hp * wp)).for_each(|(dst, src)| {
+            for y in 0..h {
+                dst[y * w..(y + 1) * w].copy_from_slice(&src[(y + ph) * wp + pw..(y + ph) * wp + pw + w]);
+            }
+        });
+        dx
+    });
+    (dx, dweight, dbias)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: u64, n: usize) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Direct f64 convolution.
+    fn reference(d: &ConvDims, x: &[f32], wt: &[f32], bias: &[f32]) -> Vec<f64> {
+        let [t, h, w] = d.input;
+        let [to, ho, wo] = d.output();
+        let [kt, kh, kw] = d.kernel;
+        let mut out = vec![0f64; d.batch * d.cout * to * ho * wo];
+        for b in 0..d.batch {
+            for co in 0..d.cout {
+                for tt in 0..to {
+                    for y in 0..ho {
+                        for xx in 0..wo {
+                            let mut s = bias[co] as f64;
+                            for ci in 0..d.cin {
+                                for a in 0..kt {
+                                    for dy in 0..kh {
+                                        for dx in 0..kw {
+                                            let (iy, ix) = (y as isize + dy as isize - d.pad[0] as isize, xx as isize + dx as isize - d.pad[1] as isize);
+                                            if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                                continue;
+                                            }
+                                            let xi = (((b * d.cin + ci) * t + tt + a) * h + iy as usize) * w + ix as usize;
+                                            let wi = (((co * d.cin + ci) * kt + a) * kh + dy) * kw + dx;
+                                            s += x[xi] as f64 * wt[wi] as f64;
+                                        }
+                                    }
+                                }
+                            }
+                            out[(((b * d.cout + co) * to + tt) * ho + y) * wo + xx] = s;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn shapes() -> Vec<ConvDims> {
+        vec![
+            ConvDims { batch: 2, cin: 3, cout: 5, input: [2, 6, 7], kernel: [1, 3, 3], pad: [1, 1] },
+            ConvDims { batch: 2, cin: 4, cout: 3, input: [5, 3, 4], kernel: [3, 1, 1], pad: [0, 0] },
+            ConvDims { batch: 1, cin: 6, cout: 2, input: [3, 4, 5], kernel: [1, 1, 1], pad: [0, 0] },
+            ConvDims { batch: 2, cin: 2, cout: 3, input: [4, 5, 6], kernel: [2, 3, 2], pad: [1, 0] },
+        ]
+    }
+
+    #[test]
+    fn forward_matches_direct_convolution() {
+        for d in shapes() {
+            let [t, h, w] = d.input;
+            let x = lcg(1, d.batch * d.cin * t * h * w);
+            let wt = lcg(2, d.cout * d.cin * d.taps());
+            let bias = lcg(3, d.cout);
+            let got = forward(d, &x, &wt, Some(&bias));
+            let want = reference(&d, &x, &wt, &bias);
+            assert_eq!(got.len(), want.len());
+            let err = got.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-5, "{d:?}: max error {err}");
+        }
+    }
+
+    /// The gradients of `sum(out * g)`: input and weight by finite differences of the f64
+    /// reference (which is linear in each, so differences are exact up to rounding), bias as sums.
+    #[test]
+    fn backward_matches_finite_differences() {
+        for d in shapes() {
+            let [t, h, w] = d.input;
+            let x = lcg(4, d.batch * d.cin * t * h * w);
+            let wt = lcg(5, d.cout * d.cin * d.taps());
+            let bias = vec![0f32; d.cout];
+            let [to, ho, wo] = d.output();
+            let g = lcg(6, d.batch * d.cout * to * ho * wo);
+            let (dx, dw, db) = backward(d, &x, &wt, &g, true);
+            let dx = dx.unwrap();
+            let obj = |x: &[f32], wt: &[f32]| -> f64 { reference(&d, x, wt, &bias).iter().zip(&g).map(|(o, g)| o * *g as f64).sum() };
+            let base = obj(&x, &wt);
+            for i in (0..x.len()).step_by(7) {
+                let mut xx = x.clone();
+                xx[i] += 1.0;
+                let num = obj(&xx, &wt) - base;
+                assert!((dx[i] as f64 - num).abs() < 1e-4, "{d:?} dx[{i}]: {} vs {num}", dx[i]);
+            }
+            for i in 0..wt.len() {
+                let mut ww = wt.clone();
+                ww[i] += 1.0;
+                let num = obj(&x, &ww) - base;
+                assert!((dw[i] as f64 - num).abs() < 1e-4, "{d:?} dw[{i}]: {} vs {num}", dw[i]);
+            }
+            for c in 0..d.cout {
+                let want: f64 = (0..d.batch).flat_map(|b| g[(b * d.cout + c) * to * ho * wo..][..to * ho * wo].iter().map(|v| *v as f64)).sum();
+                assert!((db[c] as f64 - want).abs() < 1e-4);
+            }
+        }
+    }
+}
