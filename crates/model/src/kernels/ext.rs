@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::attention::{self, AttnDims};
 use super::conv::{self, ConvDims};
+use super::norm;
 use super::simd;
 
 #[backend_extension(Flex, Autodiff)]
@@ -25,6 +26,8 @@ pub trait FusedOps: Backend {
     /// 3D convolution, stride 1, zero padding `pad_h`, `pad_w` in height and width:
     /// `x [b, ci, t, h, w]`, `weight [co, ci, kt, kh, kw]`, `bias [co]`.
     fn fused_conv3d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad_h: usize, pad_w: usize) -> FloatTensor<Self>;
+    /// `silu(x / sqrt(mean over axis 1 of x^2 + 1e-6) * gain)` on `x [b, c, ...]`, `gain [c]`.
+    fn fused_norm_silu(x: FloatTensor<Self>, gain: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// The tensor's f32 values in row-major order (copied only when strided or offset).
@@ -78,6 +81,18 @@ fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, pad: [us
     tensor(out, Shape::new([d.batch, d.cout, t, h, w]))
 }
 
+/// `(batch, positions)` of a `[b, c, ...]` tensor normalised over axis 1 by a `[c]` gain.
+fn norm_dims(x: &FlexTensor, gain: &FlexTensor) -> (usize, usize) {
+    let (xs, gs) = (x.layout().shape(), gain.layout().shape());
+    assert!(xs.num_dims() >= 2 && gs.num_dims() == 1 && xs[1] == gs[0], "fused norm: input {xs:?} and gain {gs:?} do not match");
+    (xs[0], xs.num_elements() / (xs[0] * xs[1]))
+}
+
+fn norm_silu_forward(x: &FlexTensor, gain: &FlexTensor) -> FlexTensor {
+    let (b, p) = norm_dims(x, gain);
+    tensor(norm::forward(&values(x), &values(gain), b, p), x.layout().shape().clone())
+}
+
 impl FusedOps for Flex {
     fn fused_attention(q: FlexTensor, k: FlexTensor, v: FlexTensor, bias: FlexTensor, heads: usize) -> FlexTensor {
         attention_forward(&q, &k, &v, &bias, heads, false).0
@@ -89,6 +104,31 @@ impl FusedOps for Flex {
 
     fn fused_conv3d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, pad_h: usize, pad_w: usize) -> FlexTensor {
         conv_forward(&x, &weight, &bias, [pad_h, pad_w])
+    }
+
+    fn fused_norm_silu(x: FlexTensor, gain: FlexTensor) -> FlexTensor {
+        norm_silu_forward(&x, &gain)
+    }
+}
+
+#[derive(Debug)]
+struct NormSiluBackward;
+
+impl Backward<Flex, 2> for NormSiluBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let (x, gain) = ops.state;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (b, p) = norm_dims(&x, &gain);
+        let (dx, dgain) = norm::backward(&values(&x), &values(&gain), &values(&dy), b, p);
+        let [px, pg] = ops.parents;
+        if let Some(node) = px {
+            grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
+        }
+        if let Some(node) = pg {
+            grads.register::<Flex>(node.id, tensor(dgain, gain.layout().shape().clone()));
+        }
     }
 }
 
@@ -204,6 +244,18 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
                 prep.finish((x, weight, pad), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(conv_forward(&x, &weight, &bias, pad)),
+        }
+    }
+
+    fn fused_norm_silu(x: FloatTensor<Self>, gain: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, xn) = x.into_parts();
+        let (gain, gn) = gain.into_parts();
+        match NormSiluBackward.prepare::<C>([xn, gn]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = norm_silu_forward(&x, &gain);
+                prep.finish((x, gain), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(norm_silu_forward(&x, &gain)),
         }
     }
 }

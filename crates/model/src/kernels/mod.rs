@@ -1,6 +1,7 @@
 //! Fused CPU kernels for the flex backend: multi-head attention (forward and a recomputing
 //! backward, never materialising the `queries x keys` probabilities of a whole head), the exact
-//! GELU, and 3D convolution as per-tap GEMMs in NCDHW, all multi-threaded over the rayon pool.
+//! GELU, 3D convolution as per-tap GEMMs in NCDHW, and channel RMS norm + SiLU, all
+//! multi-threaded over the rayon pool.
 //!
 //! burn composes these from generic tensor operations: attention under autodiff becomes matmul,
 //! softmax and matmul with every score tensor kept for the backward pass, the element-wise work
@@ -13,6 +14,7 @@
 pub mod attention;
 pub mod conv;
 mod ext;
+pub mod norm;
 pub mod simd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -85,4 +87,15 @@ pub fn conv3d(conv: &Conv3d, x: Tensor<5>) -> Tensor<5> {
         }
         _ => conv.forward(x),
     }
+}
+
+/// `silu(x / sqrt(mean over channels of x^2 + 1e-6) * gain)` for `x: [b, c, t, h, w]`, `gain: [c]`
+/// (the tokenizer's channel RMS norm followed by SiLU), fused on flex.
+pub fn norm_silu(x: Tensor<5>, gain: Tensor<1>) -> Tensor<5> {
+    if fused_on(&x.device()) {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_norm_silu(x.into_dispatch(), gain.into_dispatch()));
+    }
+    let c = gain.dims()[0];
+    let rms = x.clone().square().mean_dim(1).add_scalar(norm::EPS).sqrt();
+    activation::silu(x / rms * gain.reshape([1, c, 1, 1, 1]))
 }

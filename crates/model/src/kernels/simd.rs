@@ -204,6 +204,75 @@ multiversion! {
     }
 }
 
+multiversion! {
+    /// `acc[i] += x[i]^2`.
+    pub fn add_squares(acc: &mut [f32], x: &[f32]) {
+        for (a, &v) in acc.iter_mut().zip(x) {
+            *a += v * v;
+        }
+    }
+}
+
+multiversion! {
+    /// `acc[i] = 1 / sqrt(acc[i] / channels + eps)`.
+    pub fn inv_rms(acc: &mut [f32], channels: f32, eps: f32) {
+        for a in acc.iter_mut() {
+            *a = 1.0 / (*a / channels + eps).sqrt();
+        }
+    }
+}
+
+multiversion! {
+    /// One channel of RMS norm + SiLU: `y = silu(x * inv * gain)`.
+    pub fn norm_silu_forward(x: &[f32], inv: &[f32], gain: f32, y: &mut [f32]) {
+        for ((y, &x), &r) in y.iter_mut().zip(x).zip(inv) {
+            let u = x * r * gain;
+            *y = u / (1.0 + exp(-u));
+        }
+    }
+}
+
+multiversion! {
+    /// One channel of the RMS norm + SiLU backward, first pass: writes `dn = dy silu'(u) gain`
+    /// into `dn`, adds `dn * n` to `dot`, and returns `sum(dy silu'(u) n)` (this channel's gain
+    /// gradient), with `n = x * inv`, `u = n * gain`.
+    pub fn norm_silu_backward_pass1(x: &[f32], inv: &[f32], dy: &[f32], gain: f32, dn: &mut [f32], dot: &mut [f32]) -> f32 {
+        #[inline(always)]
+        fn step(x: f32, r: f32, g: f32, gain: f32, dn: &mut f32, dot: &mut f32) -> f32 {
+            let nv = x * r;
+            let u = nv * gain;
+            let s = 1.0 / (1.0 + exp(-u));
+            let du = g * s * (1.0 + u * (1.0 - s));
+            *dn = du * gain;
+            *dot += *dn * nv;
+            du * nv
+        }
+        let n = x.len().min(inv.len()).min(dy.len()).min(dn.len()).min(dot.len());
+        let full = n / LANES * LANES;
+        let mut acc = [0f32; LANES];
+        for c in (0..full).step_by(LANES) {
+            for l in 0..LANES {
+                let i = c + l;
+                acc[l] += step(x[i], inv[i], dy[i], gain, &mut dn[i], &mut dot[i]);
+            }
+        }
+        let mut tail = 0.0;
+        for i in full..n {
+            tail += step(x[i], inv[i], dy[i], gain, &mut dn[i], &mut dot[i]);
+        }
+        acc.iter().sum::<f32>() + tail
+    }
+}
+
+multiversion! {
+    /// Second pass: `dx = inv (dn - n dot / channels)` in place over `dn`.
+    pub fn norm_backward_pass2(x: &[f32], inv: &[f32], dot: &[f32], channels: f32, dn: &mut [f32]) {
+        for (((d, &x), &r), &s) in dn.iter_mut().zip(x).zip(inv).zip(dot) {
+            *d = r * (*d - x * r * s / channels);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,6 @@ use burn::module::{Initializer, Param};
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::PaddingConfig3d;
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 use super::config::TokenizerConfig;
 use crate::kernels::conv3d;
@@ -72,8 +71,13 @@ impl ChannelNorm {
     }
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let c = self.gamma.dims()[0];
-        let rms = x.clone().square().mean_dim(1).add_scalar(1e-6).sqrt();
+        let rms = x.clone().square().mean_dim(1).add_scalar(crate::kernels::norm::EPS).sqrt();
         x / rms * self.gamma.val().reshape([1, c, 1, 1, 1])
+    }
+
+    /// `silu(self.forward(x))`, fused on the CPU.
+    pub fn forward_silu(&self, x: Tensor<5>) -> Tensor<5> {
+        crate::kernels::norm_silu(x, self.gamma.val())
     }
 }
 
@@ -152,9 +156,9 @@ impl ResBlock {
     }
 
     pub fn forward(&self, x: Tensor<5>, state: &mut CausalState) -> Tensor<5> {
-        let h = conv3d(&self.conv1, silu(self.norm1.forward(x.clone())));
+        let h = conv3d(&self.conv1, self.norm1.forward_silu(x.clone()));
         let h = self.time.forward(h, state);
-        let h = conv3d(&self.conv2, silu(self.norm2.forward(h)));
+        let h = conv3d(&self.conv2, self.norm2.forward_silu(h));
         x + h
     }
 }
@@ -348,7 +352,7 @@ impl Encoder {
             }
         }
         state.finish();
-        let z = conv3d(&self.conv_out, silu(self.norm_out.forward(h)));
+        let z = conv3d(&self.conv_out, self.norm_out.forward_silu(h));
         match linear {
             Some(l) => z + l,
             None => z,
@@ -372,7 +376,7 @@ impl Decoder {
             }
         }
         state.finish();
-        let x = depth_to_space(conv3d(&self.conv_out, silu(self.norm_out.forward(h))), self.patch);
+        let x = depth_to_space(conv3d(&self.conv_out, self.norm_out.forward_silu(h)), self.patch);
         let x = if self.patch_time == 2 { depth_to_time(x, clip_start) } else { x };
         match linear {
             Some(l) => x + l,
