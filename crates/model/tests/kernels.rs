@@ -1,5 +1,6 @@
-//! The fused flex kernels (attention, GELU) compute what burn's composed operations compute, forward
-//! and backward, on the whole DiT and on attention with padded keys. One test only: it flips the
+//! The fused flex kernels compute what burn's composed operations compute, forward and backward: on
+//! the whole DiT (attention, GELU), on attention with padded keys, and on the whole tokenizer
+//! (convolutions, channel norm + SiLU), with and without its linear shortcut. One test only: it flips the
 //! process-wide `kernels::set_enabled` switch, which tests running in parallel would see.
 
 use burn::module::{Module, ModuleVisitor, Param};
@@ -31,6 +32,41 @@ impl ModuleVisitor for Grads<'_> {
     fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
         self.1.push(p.val().grad(self.0).map(vals).unwrap_or_default());
     }
+}
+
+/// Reconstruction and every parameter gradient of a small tokenizer on a 9-frame 32x48 clip.
+fn tokenizer_run(fused: bool, shortcut: bool) -> (Vec<f32>, Vec<Vec<f32>>) {
+    kernels::set_enabled(fused);
+    let device = Device::flex().autodiff();
+    device.seed(12);
+    let mut cfg: worldrig_model::tokenizer::TokenizerConfig = serde_json::from_str(
+        r#"{"in_channels": 3, "latent_channels": 8, "patch": 4, "patch_time": 2, "channels": [16, 32],
+            "encoder_blocks": [1, 1], "decoder_blocks": [1, 1], "temporal_down": [true], "temporal_kernel": 3, "chunk_frames": 8}"#,
+    )
+    .unwrap();
+    cfg.linear_shortcut = shortcut;
+    let model = cfg.init(&device);
+    let x = random([2, 3, 9, 32, 48], 13, &device);
+    let y = model.forward(x.clone());
+    let grads = (y.clone() - x).abs().mean().backward();
+    let mut g = Grads(&grads, vec![]);
+    model.visit(&mut g);
+    kernels::set_enabled(true);
+    (vals(y), g.1)
+}
+
+fn compare_grads(what: &str, f: &[Vec<f32>], c: &[Vec<f32>]) -> usize {
+    assert_eq!(f.len(), c.len());
+    let mut checked = 0;
+    for (i, (a, b)) in f.iter().zip(c).enumerate() {
+        assert_eq!(a.is_empty(), b.is_empty(), "{what} parameter {i}: gradient present in one path only");
+        if !a.is_empty() {
+            let (d, s) = max_diff(a, b);
+            assert!(d <= 1e-4 * s + 1e-7, "{what} parameter {i}: gradient differs by {d} (scale {s})");
+            checked += 1;
+        }
+    }
+    checked
 }
 
 /// Output and every parameter gradient of a DiT whose zero-initialised layers were filled.
@@ -73,16 +109,7 @@ fn fused_kernels_match_burns_composed_operations() {
     let (d, s) = max_diff(&y_f, &y_c);
     assert!(d <= 1e-5 * s.max(1.0), "DiT output differs by {d} (scale {s})");
     assert!((l_f - l_c).abs() <= 1e-5 * l_c.abs(), "loss {l_f} vs {l_c}");
-    assert_eq!(g_f.len(), g_c.len());
-    let mut checked = 0;
-    for (i, (a, b)) in g_f.iter().zip(&g_c).enumerate() {
-        assert_eq!(a.is_empty(), b.is_empty(), "parameter {i}: gradient present in one path only");
-        if !a.is_empty() {
-            let (d, s) = max_diff(a, b);
-            assert!(d <= 1e-4 * s + 1e-7, "parameter {i}: gradient differs by {d} (scale {s})");
-            checked += 1;
-        }
-    }
+    let checked = compare_grads("DiT", &g_f, &g_c);
     assert!(checked > 20, "only {checked} gradients compared");
 
     // Attention alone across the kernel's 64-query blocks, with padded keys, and GELU: forward
@@ -111,5 +138,15 @@ fn fused_kernels_match_burns_composed_operations() {
     // The padded keys of the second batch row get no gradient in either path.
     for j in 60..70 {
         assert!(f.3[(70 + j) * 24..(71 + j) * 24].iter().all(|x| x.abs() < 1e-12));
+    }
+
+    // The tokenizer: every convolution and norm + SiLU, with and without the linear shortcut.
+    for shortcut in [false, true] {
+        let (y_f, g_f) = tokenizer_run(true, shortcut);
+        let (y_c, g_c) = tokenizer_run(false, shortcut);
+        let (d, s) = max_diff(&y_f, &y_c);
+        assert!(d <= 1e-5 * s.max(1.0), "tokenizer (shortcut {shortcut}) output differs by {d} (scale {s})");
+        let checked = compare_grads("tokenizer", &g_f, &g_c);
+        assert!(checked > 20, "only {checked} tokenizer gradients compared");
     }
 }
