@@ -121,7 +121,7 @@ mod tests {
     #[test]
     fn forward_and_backward_match_f64_reference() {
         let (batch, c, positions) = (2, 5, 2100 + 37);
-        let x: Vec<f32> = (0..batch * c * positions).map(|i| ((i as f32 * 0.731).sin() * 2.0)).collect();
+        let x: Vec<f32> = (0..batch * c * positions).map(|i| (i as f32 * 0.731).sin() * 2.0).collect();
         let gain: Vec<f32> = (0..c).map(|k| 0.5 + 0.3 * k as f32).collect();
         let g: Vec<f32> = (0..x.len()).map(|i| (i as f32 * 0.193).cos()).collect();
         let y = forward(&x, &gain, batch, positions);
