@@ -12,7 +12,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::simd;
+use super::{simd, SharedMut};
 
 /// Shape of one attention call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,20 +35,6 @@ impl AttnDims {
 
 /// Queries per block: the score buffer is `BLOCK x nk`.
 const BLOCK: usize = 64;
-
-/// A raw pointer that tasks writing disjoint columns may share.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: every task writes a disjoint set of elements (its own head's columns of its own batch
-// row); see the callers.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    fn ptr(self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// `dst (m x n) = [dst +] beta * lhs (m x k) * rhs (k x n)` with explicit row and column strides.
 ///
@@ -87,10 +73,10 @@ pub fn forward(d: AttnDims, q: &[f32], k: &[f32], v: &[f32], bias: &[f32], out: 
     check(&d, q, k, v, bias);
     assert_eq!(out.len(), q.len(), "attention: output shape");
     let w = d.width();
-    let out_ptr = SharedMut(out.as_mut_ptr());
+    let out_ptr = SharedMut::new(out.as_mut_ptr());
     let lse_ptr = lse.map(|l| {
         assert_eq!(l.len(), d.batch * d.heads * d.nq, "attention: lse shape");
-        SharedMut(l.as_mut_ptr())
+        SharedMut::new(l.as_mut_ptr())
     });
     (0..d.batch * d.heads).into_par_iter().for_each_init(
         || vec![0f32; BLOCK.min(d.nq) * d.nk],
@@ -135,7 +121,7 @@ pub fn backward(d: AttnDims, q: &[f32], k: &[f32], v: &[f32], bias: &[f32], out:
     assert_eq!(dout.len(), q.len(), "attention backward: output gradient shape");
     assert_eq!(lse.len(), d.batch * d.heads * d.nq, "attention backward: lse shape");
     assert!(dq.len() == q.len() && dk.len() == k.len() && dv.len() == v.len(), "attention backward: gradient shapes");
-    let (dq_ptr, dk_ptr, dv_ptr) = (SharedMut(dq.as_mut_ptr()), SharedMut(dk.as_mut_ptr()), SharedMut(dv.as_mut_ptr()));
+    let (dq_ptr, dk_ptr, dv_ptr) = (SharedMut::new(dq.as_mut_ptr()), SharedMut::new(dk.as_mut_ptr()), SharedMut::new(dv.as_mut_ptr()));
     (0..d.batch * d.heads).into_par_iter().for_each_init(
         || (vec![0f32; BLOCK.min(d.nq) * d.nk], vec![0f32; BLOCK.min(d.nq) * d.nk]),
         |(p, dp), task| {
@@ -179,15 +165,7 @@ pub fn backward(d: AttnDims, q: &[f32], k: &[f32], v: &[f32], bias: &[f32], out:
 mod tests {
     use super::*;
 
-    fn lcg(seed: u64, n: usize) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::kernels::test_values as lcg;
 
     /// Plain f64 attention of one (batch, head), for reference.
     fn reference(d: &AttnDims, q: &[f32], k: &[f32], v: &[f32], bias: &[f32]) -> Vec<f64> {

@@ -228,15 +228,7 @@ pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input
 mod tests {
     use super::*;
 
-    fn lcg(seed: u64, n: usize) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::kernels::test_values as lcg;
 
     /// Direct f64 convolution.
     fn reference(d: &ConvDims, x: &[f32], wt: &[f32], bias: &[f32]) -> Vec<f64> {

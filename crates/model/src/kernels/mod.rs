@@ -31,6 +31,35 @@ use ext::FusedOps;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
+/// A raw pointer into an output buffer that parallel tasks writing disjoint elements share.
+#[derive(Clone, Copy)]
+pub(crate) struct SharedMut(*mut f32);
+// SAFETY: users guarantee that tasks write disjoint elements (see each kernel).
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    pub(crate) fn new(p: *mut f32) -> Self {
+        Self(p)
+    }
+    /// Method access, so closures capture the whole (Send + Sync) wrapper.
+    pub(crate) fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Deterministic values in [-1, 1) for the kernels' tests.
+#[cfg(test)]
+pub(crate) fn test_values(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
 /// Turns the fused flex kernels on (the default) or off (burn's composed operations everywhere).
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::SeqCst);

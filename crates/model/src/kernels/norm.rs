@@ -7,23 +7,11 @@
 
 use rayon::prelude::*;
 
-use super::simd;
+use super::{simd, SharedMut};
 
 pub const EPS: f32 = 1e-6;
 /// Positions per task.
 const RANGE: usize = 2048;
-
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: tasks write disjoint (image, position range) blocks of every channel.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    fn ptr(self) -> *mut f32 {
-        self.0
-    }
-}
 
 fn tasks(batch: usize, positions: usize) -> Vec<(usize, usize, usize)> {
     (0..batch).flat_map(|b| (0..positions).step_by(RANGE).map(move |s| (b, s, RANGE.min(positions - s)))).collect()
@@ -44,7 +32,7 @@ pub fn forward(x: &[f32], gain: &[f32], batch: usize, positions: usize) -> Vec<f
     let channels = gain.len();
     assert_eq!(x.len(), batch * channels * positions, "norm_silu: input shape");
     let mut y = vec![0f32; x.len()];
-    let yp = SharedMut(y.as_mut_ptr());
+    let yp = SharedMut::new(y.as_mut_ptr());
     tasks(batch, positions).into_par_iter().for_each_init(
         || vec![0f32; RANGE],
         |inv, (b, start, len)| {
@@ -66,7 +54,7 @@ pub fn backward(x: &[f32], gain: &[f32], dy: &[f32], batch: usize, positions: us
     let channels = gain.len();
     assert!(x.len() == batch * channels * positions && dy.len() == x.len(), "norm_silu backward: shapes");
     let mut dx = vec![0f32; x.len()];
-    let dxp = SharedMut(dx.as_mut_ptr());
+    let dxp = SharedMut::new(dx.as_mut_ptr());
     let dgain = tasks(batch, positions)
         .into_par_iter()
         .map_init(
