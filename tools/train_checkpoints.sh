@@ -6,17 +6,14 @@
 #
 # Usage: tools/train_checkpoints.sh    (runs go to runs/{tokenizer,text2world,multiview}-tiny)
 #
-# The bundled checkpoints/ were made by these same stages, each started from the bundled result
-# of the stage before (the scripts' defaults); the measured times are in each checkpoint's
-# README.md: tokenizer 22 min (600 steps; the config's 1200 run about twice that), Text2World
-# 59 min (4000 steps), multi-view 40 min (1000 steps): about 2 h in all.
+# The bundled checkpoints/ were made by these same stages, each started from the bundled result of
+# the stage before (the scripts' defaults); the measured times are in each checkpoint's README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The bundled tokenizer stopped at 600 of its config's 1200 steps (the loss was flat from step 100).
-WORLDRIG_TOKENIZER_STEPS=600 tools/train_tokenizer.sh runs/tokenizer-tiny
+# Tokenizer: 4000 steps, then the cosine schedule stretched to 10000 (the loss was still falling).
+WORLDRIG_TOKENIZER_STEPS=4000 tools/train_tokenizer.sh runs/tokenizer-tiny
+WORLDRIG_TOKENIZER_STEPS=10000 tools/train_tokenizer.sh runs/tokenizer-tiny
+# Text2World: the config's 4000 steps on the tokenizer's latents.
 WORLDRIG_TOKENIZER=runs/tokenizer-tiny tools/train_text2world.sh runs/text2world-tiny
-# The bundled Text2World model continued the config's 2000 steps to 4000 (the cosine schedule
-# stretched from step 2000).
-target/release/worldrig train text2world --data runs/data/sim-train --tokenizer runs/tokenizer-tiny \
-  --config configs/dit/tiny.json --out runs/text2world-tiny --resume --steps 4000
+# Multi-view: the config's 1000 steps from the Text2World model.
 WORLDRIG_INIT=runs/text2world-tiny tools/train_multiview.sh runs/multiview-tiny

@@ -9,7 +9,8 @@
 //! builds an im2col buffer around its GEMM. They are installed as a burn backend extension
 //! (`ext.rs`) with hand-written backward passes, used on flex devices only; every other device
 //! (wgpu, vulkan, cuda) runs the composed operations, which compute the same function.
-//! [`set_enabled`] switches the fused path off, for the equivalence tests and the benchmark.
+//! Tensors of other dtypes than f32 also take the composed operations. [`set_enabled`] switches the
+//! fused path off, for the equivalence tests.
 
 pub mod attention;
 pub mod conv;
@@ -70,6 +71,11 @@ pub fn fused_on(device: &Device) -> bool {
     ENABLED.load(Ordering::Relaxed) && matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
 }
 
+/// Whether `t` takes the fused kernels: an f32 tensor on a flex device.
+fn fused_for<const D: usize>(t: &Tensor<D>) -> bool {
+    t.dtype() == burn::tensor::DType::F32 && fused_on(&t.device())
+}
+
 /// The additive key bias of a padding mask `[batch, nk]` (`true` = ignore).
 const MASKED: f32 = -1e30;
 
@@ -80,7 +86,7 @@ pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, key_pad: Option<Tenso
     let [b, nq, width] = q.dims();
     let [_, nk, _] = k.dims();
     let device = q.device();
-    if fused_on(&device) {
+    if fused_for(&q) {
         let bias = match key_pad {
             Some(m) => Tensor::<2>::zeros([b, nk], &device).mask_fill(m, MASKED),
             None => Tensor::<2>::zeros([b, nk], &device),
@@ -95,7 +101,7 @@ pub fn attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, key_pad: Option<Tenso
 
 /// Exact (erf) GELU.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    if fused_on(&x.device()) {
+    if fused_for(&x) {
         return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_gelu(x.into_dispatch()));
     }
     activation::gelu(x)
@@ -111,7 +117,7 @@ pub fn conv3d(conv: &Conv3d, x: Tensor<5>) -> Tensor<5> {
         _ => None,
     };
     match (pad, &conv.bias) {
-        (Some([ph, pw]), Some(bias)) if conv.stride == [1, 1, 1] && conv.dilation == [1, 1, 1] && conv.groups == 1 && fused_on(&x.device()) => {
+        (Some([ph, pw]), Some(bias)) if conv.stride == [1, 1, 1] && conv.dilation == [1, 1, 1] && conv.groups == 1 && fused_for(&x) => {
             Tensor::from_dispatch(<Dispatch as FusedOps>::fused_conv3d(x.into_dispatch(), conv.weight.val().into_dispatch(), bias.val().into_dispatch(), ph, pw))
         }
         _ => conv.forward(x),
@@ -121,7 +127,7 @@ pub fn conv3d(conv: &Conv3d, x: Tensor<5>) -> Tensor<5> {
 /// `silu(x / sqrt(mean over channels of x^2 + 1e-6) * gain)` for `x: [b, c, t, h, w]`, `gain: [c]`
 /// (the tokenizer's channel RMS norm followed by SiLU), fused on flex.
 pub fn norm_silu(x: Tensor<5>, gain: Tensor<1>) -> Tensor<5> {
-    if fused_on(&x.device()) {
+    if fused_for(&x) {
         return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_norm_silu(x.into_dispatch(), gain.into_dispatch()));
     }
     let c = gain.dims()[0];
