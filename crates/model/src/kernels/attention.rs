@@ -12,7 +12,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::{simd, SharedMut};
+use super::{matmul, simd, SharedMut};
 
 /// Shape of one attention call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,19 +36,6 @@ impl AttnDims {
 /// Queries per block: the score buffer is `BLOCK x nk`.
 const BLOCK: usize = 64;
 
-/// `dst (m x n) = [dst +] beta * lhs (m x k) * rhs (k x n)` with explicit row and column strides.
-///
-/// # Safety
-/// Every pointer must address the full strided matrix it describes, and `dst` must not overlap
-/// `lhs` or `rhs`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, lhs: *const f32, lhs_rs: isize, lhs_cs: isize, rhs: *const f32, rhs_rs: isize, rhs_cs: isize, beta: f32) {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        gemm::gemm(m, n, k, dst, 1, dst_rs as isize, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 1.0, beta, false, false, false, Parallelism::None);
-    }
-}
-
 fn check(d: &AttnDims, q: &[f32], k: &[f32], v: &[f32], bias: &[f32]) {
     let w = d.width();
     assert_eq!(q.len(), d.batch * d.nq * w, "attention: queries shape");
@@ -64,7 +51,7 @@ fn check(d: &AttnDims, q: &[f32], k: &[f32], v: &[f32], bias: &[f32]) {
 unsafe fn scores(d: &AttnDims, qp: *const f32, kp: *const f32, q0: usize, m: usize, s: &mut [f32]) {
     let w = d.width() as isize;
     // S = Q_blk K^T: lhs rows of q (row stride w), rhs K^T[c, j] = k[j * w + c].
-    unsafe { matmul(m, d.nk, d.head_dim, s.as_mut_ptr(), d.nk, false, qp.offset(q0 as isize * w), w, 1, kp, 1, w, d.scale()) }
+    unsafe { matmul(m, d.nk, d.head_dim, s.as_mut_ptr(), d.nk as isize, 1, false, qp.offset(q0 as isize * w), w, 1, kp, 1, w, d.scale(), Parallelism::None) }
 }
 
 /// Forward: `out = softmax(q k^T / sqrt(head_dim) + bias) v` per head; fills `lse`
@@ -104,7 +91,7 @@ pub fn forward(d: AttnDims, q: &[f32], k: &[f32], v: &[f32], bias: &[f32], out: 
                 // SAFETY: the destination columns belong to this task only.
                 unsafe {
                     let op = out_ptr.ptr().add((b * d.nq + q0) * w + col);
-                    matmul(m, d.head_dim, d.nk, op, w, false, s.as_ptr(), d.nk as isize, 1, vp, w as isize, 1, 1.0);
+                    matmul(m, d.head_dim, d.nk, op, w as isize, 1, false, s.as_ptr(), d.nk as isize, 1, vp, w as isize, 1, 1.0, Parallelism::None);
                 }
             }
         },
@@ -144,17 +131,17 @@ pub fn backward(d: AttnDims, q: &[f32], k: &[f32], v: &[f32], bias: &[f32], out:
                     }
                     let dop = dout[qoff + q0 * w..].as_ptr();
                     // dV += P^T dO_blk (P^T[j, i] = p[i * nk + j]).
-                    matmul(d.nk, d.head_dim, m, dv_ptr.ptr().add(koff), w, q0 > 0, p.as_ptr(), 1, d.nk as isize, dop, wi, 1, 1.0);
+                    matmul(d.nk, d.head_dim, m, dv_ptr.ptr().add(koff), wi, 1, q0 > 0, p.as_ptr(), 1, d.nk as isize, dop, wi, 1, 1.0, Parallelism::None);
                     // dP = dO_blk V^T.
-                    matmul(m, d.nk, d.head_dim, dp.as_mut_ptr(), d.nk, false, dop, wi, 1, vp, 1, wi, 1.0);
+                    matmul(m, d.nk, d.head_dim, dp.as_mut_ptr(), d.nk as isize, 1, false, dop, wi, 1, vp, 1, wi, 1.0, Parallelism::None);
                     for (i, (prow, dprow)) in p.chunks_exact_mut(d.nk).zip(dp.chunks_exact(d.nk)).enumerate() {
                         let r = qoff + (q0 + i) * w;
                         let di = simd::dot_row(&dout[r..r + d.head_dim], &out[r..r + d.head_dim]);
                         simd::softmax_grad_row(prow, dprow, di);
                     }
                     // dQ_blk = scale dS K; dK += scale dS^T Q_blk.
-                    matmul(m, d.head_dim, d.nk, dq_ptr.ptr().add(qoff + q0 * w), w, false, p.as_ptr(), d.nk as isize, 1, kp, wi, 1, d.scale());
-                    matmul(d.nk, d.head_dim, m, dk_ptr.ptr().add(koff), w, q0 > 0, p.as_ptr(), 1, d.nk as isize, qp.offset(q0 as isize * wi), wi, 1, d.scale());
+                    matmul(m, d.head_dim, d.nk, dq_ptr.ptr().add(qoff + q0 * w), wi, 1, false, p.as_ptr(), d.nk as isize, 1, kp, wi, 1, d.scale(), Parallelism::None);
+                    matmul(d.nk, d.head_dim, m, dk_ptr.ptr().add(koff), wi, 1, q0 > 0, p.as_ptr(), 1, d.nk as isize, qp.offset(q0 as isize * wi), wi, 1, d.scale(), Parallelism::None);
                 }
             }
         },

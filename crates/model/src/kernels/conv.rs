@@ -15,6 +15,8 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::matmul;
+
 /// Shape of one convolution call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvDims {
@@ -77,17 +79,6 @@ fn parallelism() -> Parallelism {
     }
 }
 
-/// `dst (m x n) [+]= lhs (m x k) rhs (k x n)` with explicit strides.
-///
-/// # Safety
-/// Every pointer must address the full strided matrix it describes; `dst` must not overlap the
-/// inputs.
-#[allow(clippy::too_many_arguments)]
-unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, dst_cs: isize, accumulate: bool, lhs: *const f32, lhs_rs: isize, lhs_cs: isize, rhs: *const f32, rhs_rs: isize, rhs_cs: isize, par: Parallelism) {
-    // SAFETY: forwarded from the caller.
-    unsafe { gemm::gemm(m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 1.0, 1.0, false, false, false, par) }
-}
-
 /// The input zero-padded in height and width, `[batch, ci, t, hp, wp]` (borrowed when unpadded).
 fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
     if d.pad == [0, 0] {
@@ -107,7 +98,7 @@ fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
 
 /// Forward: `x [batch, ci, t, h, w]`, `weight [co, ci, kt, kh, kw]`, `bias [co]` ->
 /// `[batch, co, t', h', w']`.
-pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
     d.validate();
     let [t, h, w] = d.input;
     assert_eq!(x.len(), d.batch * d.cin * t * h * w, "conv: input shape");
@@ -123,15 +114,11 @@ pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> 
             // SAFETY: tap offset + n <= t * hp * wp (the last real output voxel reads the last
             // input voxel at the largest tap), weight rows are `ci * taps` apart.
             unsafe {
-                matmul(d.cout, n, d.cin, wide[b * d.cout * wide_stride..].as_mut_ptr(), wide_stride as isize, 1, tap > 0, weight[tap..].as_ptr(), (d.cin * taps) as isize, taps as isize, xp[b * d.cin * in_stride + d.offset(tap)..].as_ptr(), in_stride as isize, 1, parallelism());
+                matmul(d.cout, n, d.cin, wide[b * d.cout * wide_stride..].as_mut_ptr(), wide_stride as isize, 1, tap > 0, weight[tap..].as_ptr(), (d.cin * taps) as isize, taps as isize, xp[b * d.cin * in_stride + d.offset(tap)..].as_ptr(), in_stride as isize, 1, 1.0, parallelism());
             }
         }
     }
-    let add_bias = |plane: &mut [f32], c: usize| {
-        if let Some(bias) = bias {
-            plane.iter_mut().for_each(|v| *v += bias[c]);
-        }
-    };
+    let add_bias = |plane: &mut [f32], c: usize| plane.iter_mut().for_each(|v| *v += bias[c]);
     if direct {
         wide.par_chunks_mut(wide_stride).enumerate().for_each(|(i, plane)| add_bias(plane, i % d.cout));
         return wide;
@@ -187,7 +174,7 @@ pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input
             let mut part = vec![0f32; d.cout * d.cin];
             // SAFETY: as in `forward`; `part` is a fresh co x ci matrix.
             unsafe {
-                matmul(d.cout, d.cin, len, part.as_mut_ptr(), d.cin as isize, 1, false, wide[b * d.cout * wide_stride + start..].as_ptr(), wide_stride as isize, 1, xp[b * d.cin * in_stride + d.offset(tap) + start..].as_ptr(), 1, in_stride as isize, Parallelism::None);
+                matmul(d.cout, d.cin, len, part.as_mut_ptr(), d.cin as isize, 1, false, wide[b * d.cout * wide_stride + start..].as_ptr(), wide_stride as isize, 1, xp[b * d.cin * in_stride + d.offset(tap) + start..].as_ptr(), 1, in_stride as isize, 1.0, Parallelism::None);
             }
             (tap, part)
         })
@@ -205,7 +192,7 @@ pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input
                 // dpadded_b[:, off..off + n] += W_tap^T (ci x co) x wide_b (co x n).
                 // SAFETY: as above; each tap's GEMM completes before the next one starts.
                 unsafe {
-                    matmul(d.cin, n, d.cout, dxp[b * d.cin * in_stride + d.offset(tap)..].as_mut_ptr(), in_stride as isize, 1, true, weight[tap..].as_ptr(), taps as isize, (d.cin * taps) as isize, wide[b * d.cout * wide_stride..].as_ptr(), wide_stride as isize, 1, parallelism());
+                    matmul(d.cin, n, d.cout, dxp[b * d.cin * in_stride + d.offset(tap)..].as_mut_ptr(), in_stride as isize, 1, true, weight[tap..].as_ptr(), taps as isize, (d.cin * taps) as isize, wide[b * d.cout * wide_stride..].as_ptr(), wide_stride as isize, 1, 1.0, parallelism());
                 }
             }
         }
@@ -282,7 +269,7 @@ mod tests {
             let x = lcg(1, d.batch * d.cin * t * h * w);
             let wt = lcg(2, d.cout * d.cin * d.taps());
             let bias = lcg(3, d.cout);
-            let got = forward(d, &x, &wt, Some(&bias));
+            let got = forward(d, &x, &wt, &bias);
             let want = reference(&d, &x, &wt, &bias);
             assert_eq!(got.len(), want.len());
             let err = got.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);

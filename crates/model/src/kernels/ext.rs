@@ -35,7 +35,7 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     assert_eq!(t.dtype(), DType::F32, "fused kernels run in f32 (got {:?})", t.dtype());
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous").to_vec()),
+        None => std::borrow::Cow::Owned(t.to_contiguous().into_data().try_into_vec::<f32>().expect("f32 values")),
     }
 }
 
@@ -76,7 +76,7 @@ fn conv_dims(x: &FlexTensor, weight: &FlexTensor, pad: [usize; 2]) -> ConvDims {
 
 fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, pad: [usize; 2]) -> FlexTensor {
     let d = conv_dims(x, weight, pad);
-    let out = conv::forward(d, &values(x), &values(weight), Some(&values(bias)));
+    let out = conv::forward(d, &values(x), &values(weight), &values(bias));
     let [t, h, w] = d.output();
     tensor(out, Shape::new([d.batch, d.cout, t, h, w]))
 }

@@ -49,6 +49,18 @@ impl SharedMut {
     }
 }
 
+/// `dst (m x n) = [dst +] beta * lhs (m x k) * rhs (k x n)` through the `gemm` crate, every matrix
+/// given by a pointer and its row and column strides.
+///
+/// # Safety
+/// Every pointer must address the full strided matrix it describes, and `dst` must not overlap
+/// `lhs` or `rhs`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: isize, dst_cs: isize, accumulate: bool, lhs: *const f32, lhs_rs: isize, lhs_cs: isize, rhs: *const f32, rhs_rs: isize, rhs_cs: isize, beta: f32, par: gemm::Parallelism) {
+    // SAFETY: forwarded from the caller.
+    unsafe { gemm::gemm(m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 1.0, beta, false, false, false, par) }
+}
+
 /// Deterministic values in [-1, 1) for the kernels' tests.
 #[cfg(test)]
 pub(crate) fn test_values(seed: u64, n: usize) -> Vec<f32> {
@@ -67,7 +79,7 @@ pub fn set_enabled(on: bool) {
 }
 
 /// Whether tensors on `device` take the fused kernels.
-pub fn fused_on(device: &Device) -> bool {
+fn fused_on(device: &Device) -> bool {
     ENABLED.load(Ordering::Relaxed) && matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
 }
 

@@ -69,13 +69,8 @@ impl ChannelNorm {
     fn new(channels: usize, device: &Device) -> Self {
         Self { gamma: Param::from_tensor(Tensor::ones([channels], device)) }
     }
-    pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        let c = self.gamma.dims()[0];
-        let rms = x.clone().square().mean_dim(1).add_scalar(crate::kernels::norm::EPS).sqrt();
-        x / rms * self.gamma.val().reshape([1, c, 1, 1, 1])
-    }
-
-    /// `silu(self.forward(x))`, fused on the CPU.
+    /// `silu(x / sqrt(mean over channels of x^2 + eps) * gain)`: the norm is always followed by
+    /// SiLU here, so the two run as one fused kernel on the CPU (`kernels::norm_silu`).
     pub fn forward_silu(&self, x: Tensor<5>) -> Tensor<5> {
         crate::kernels::norm_silu(x, self.gamma.val())
     }
