@@ -45,6 +45,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    worldrig_model::alloc::keep_freed_memory();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("WORLDRIG_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)

@@ -91,6 +91,7 @@ fn ms(v: &[f64]) -> Vec<f64> {
 }
 
 fn main() {
+    worldrig_model::alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--export") {
         let file = args.get(2).expect("--export FILE");

@@ -10,6 +10,7 @@ use burn::prelude::*;
 use worldrig_model::tokenizer::{loss::reconstruction_loss, TokenizerFile};
 
 fn main() {
+    worldrig_model::alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let cfg = args.get(1).map(String::as_str).unwrap_or("configs/tokenizer/tiny.json");
     let file = TokenizerFile::load(std::path::Path::new(cfg)).expect("config");

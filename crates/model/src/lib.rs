@@ -5,6 +5,7 @@
 //! and [`device::select`] picks one among the backends compiled in (`flex` on the CPU always; `wgpu`,
 //! `vulkan`, `cuda` behind cargo features).
 
+pub mod alloc;
 pub mod data;
 pub mod device;
 pub mod diffusion;

@@ -10,12 +10,14 @@
 //! and the kernel is 1x1 in space). The backward is the same pattern transposed: the input gradient
 //! accumulates `W_tap^T x wide output gradient` at each tap's offset, the weight gradient of a tap is
 //! `wide output gradient x padded input (shifted)^T` (the wide gradient's padding columns are zero).
-//! Matrix products run on the `gemm` crate, split over the rayon pool by `gemm` itself.
+//! Matrix products run on the `gemm` crate, single-threaded inside rayon tasks that each own a range
+//! of output (or input-gradient) positions and accumulate every tap into it while the block is in
+//! cache; the weight gradient's tasks are (tap, group of ranges), summed after.
 
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::matmul;
+use super::{matmul, SharedMut};
 
 /// Shape of one convolution call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +74,18 @@ impl ConvDims {
     }
 }
 
-fn parallelism() -> Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => Parallelism::None,
-        n => Parallelism::Rayon(n),
-    }
+/// Positions per task of the column-split GEMMs: the `co x chunk` output block (or `ci x chunk`
+/// input-gradient block) that every tap accumulates into stays in L2 (~256 KiB), and there are at
+/// least four tasks per thread when the problem allows.
+fn chunk_len(rows: usize, n: usize, images: usize) -> usize {
+    let cache = (65536 / rows.max(1)).clamp(256, 4096);
+    let spread = (images * n).div_ceil(4 * rayon::current_num_threads()).max(256);
+    cache.min(spread).min(n.max(1))
+}
+
+/// The `(image, start)` tasks covering `images x [0, n)` in chunks of `chunk`.
+fn tasks(images: usize, n: usize, chunk: usize) -> Vec<(usize, usize)> {
+    (0..images).flat_map(|b| (0..n).step_by(chunk).map(move |s| (b, s))).collect()
 }
 
 /// The input zero-padded in height and width, `[batch, ci, t, hp, wp]` (borrowed when unpadded).
@@ -98,6 +107,10 @@ fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
 
 /// Forward: `x [batch, ci, t, h, w]`, `weight [co, ci, kt, kh, kw]`, `bias [co]` ->
 /// `[batch, co, t', h', w']`.
+///
+/// One rayon task per (image, range of wide positions): it accumulates every tap's
+/// `W_tap x padded[:, offset + range]` into its `co x range` block, which stays in cache, with
+/// single-threaded GEMMs (no fork-join per tap).
 pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
     d.validate();
     let [t, h, w] = d.input;
@@ -109,15 +122,19 @@ pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32>
     let (taps, in_stride, wide_stride, n) = (d.taps(), tp * hp * wp, d.wide_stride(), d.wide_len());
     let direct = d.direct();
     let mut wide = vec![0f32; d.batch * d.cout * wide_stride];
-    for b in 0..d.batch {
+    let chunk = chunk_len(d.cout, n, d.batch);
+    let out_ptr = SharedMut::new(wide.as_mut_ptr());
+    tasks(d.batch, n, chunk).into_par_iter().for_each(|(b, s)| {
+        let len = chunk.min(n - s);
         for tap in 0..taps {
-            // SAFETY: tap offset + n <= t * hp * wp (the last real output voxel reads the last
-            // input voxel at the largest tap), weight rows are `ci * taps` apart.
+            // SAFETY: tap offset + s + len <= t * hp * wp (the last real output voxel reads the
+            // last input voxel at the largest tap); weight rows are `ci * taps` apart; tasks write
+            // disjoint column ranges of the output.
             unsafe {
-                matmul(d.cout, n, d.cin, wide[b * d.cout * wide_stride..].as_mut_ptr(), wide_stride as isize, 1, tap > 0, weight[tap..].as_ptr(), (d.cin * taps) as isize, taps as isize, xp[b * d.cin * in_stride + d.offset(tap)..].as_ptr(), in_stride as isize, 1, 1.0, parallelism());
+                matmul(d.cout, len, d.cin, out_ptr.ptr().add(b * d.cout * wide_stride + s), wide_stride as isize, 1, tap > 0, weight[tap..].as_ptr(), (d.cin * taps) as isize, taps as isize, xp[b * d.cin * in_stride + d.offset(tap) + s..].as_ptr(), in_stride as isize, 1, 1.0, Parallelism::None);
             }
         }
-    }
+    });
     let add_bias = |plane: &mut [f32], c: usize| plane.iter_mut().for_each(|v| *v += bias[c]);
     if direct {
         wide.par_chunks_mut(wide_stride).enumerate().for_each(|(i, plane)| add_bias(plane, i % d.cout));
@@ -143,59 +160,75 @@ pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input
     let [tp, hp, wp] = d.padded();
     let [to, ho, wo] = d.output();
     assert_eq!(dout.len(), d.batch * d.cout * to * ho * wo, "conv backward: output gradient shape");
-    let (taps, in_stride, wide_stride, n) = (d.taps(), tp * hp * wp, d.wide_stride(), d.wide_len());
-    // The output gradient on the wide grid, zero in the padding columns.
-    let wide: std::borrow::Cow<[f32]> = if d.direct() {
-        std::borrow::Cow::Borrowed(dout)
-    } else {
-        let mut g = vec![0f32; d.batch * d.cout * wide_stride];
-        g.par_chunks_mut(wide_stride).zip(dout.par_chunks(to * ho * wo)).for_each(|(dst, src)| {
-            for tt in 0..to {
-                for y in 0..ho {
-                    let s = (tt * hp + y) * wp;
-                    dst[s..s + wo].copy_from_slice(&src[(tt * ho + y) * wo..(tt * ho + y + 1) * wo]);
-                }
+    let (taps, in_stride, n) = (d.taps(), tp * hp * wp, d.wide_len());
+    // The output gradient on the wide grid, zero in the padding columns, with a zero margin of
+    // `front` positions before each image's grid and zeros up to `front + in_stride` after it, so
+    // that the input gradient can gather `wide[q - offset]` for every padded position `q` and tap.
+    let front = d.offset(taps - 1);
+    let g_stride = front + in_stride;
+    let mut wide = vec![0f32; d.batch * d.cout * g_stride];
+    wide.par_chunks_mut(g_stride).zip(dout.par_chunks(to * ho * wo)).for_each(|(dst, src)| {
+        let dst = &mut dst[front..];
+        for tt in 0..to {
+            for y in 0..ho {
+                let s = (tt * hp + y) * wp;
+                dst[s..s + wo].copy_from_slice(&src[(tt * ho + y) * wo..(tt * ho + y + 1) * wo]);
             }
-        });
-        std::borrow::Cow::Owned(g)
-    };
+        }
+    });
     let dbias: Vec<f32> = (0..d.cout).into_par_iter().map(|c| (0..d.batch).map(|b| dout[(b * d.cout + c) * to * ho * wo..][..to * ho * wo].iter().sum::<f32>()).sum()).collect();
 
     let xp = pad_input(&d, x);
     // dW_tap (co x ci) = sum over images and position ranges of wide (co x len) x
-    // padded[:, off + range]^T: the reduction axis is long and the result small, so the partial
-    // products of independent (tap, image, range) tasks run one per thread and are summed after.
-    let chunk = n.div_ceil((4 * rayon::current_num_threads()).div_ceil(taps * d.batch).max(1)).max(1024);
-    let ranges: Vec<(usize, usize, usize)> = (0..taps).flat_map(|tap| (0..d.batch).flat_map(move |b| (0..n).step_by(chunk).map(move |s| (tap, b, s)))).collect();
-    let partials: Vec<(usize, Vec<f32>)> = ranges
-        .into_par_iter()
-        .map(|(tap, b, start)| {
-            let len = chunk.min(n - start);
-            let mut part = vec![0f32; d.cout * d.cin];
-            // SAFETY: as in `forward`; `part` is a fresh co x ci matrix.
+    // padded[:, off + range]^T: the reduction axis is long and the result small. Tasks are
+    // (tap, group of ranges); each writes its tap's columns of its group's partial weight
+    // gradient (already in the `[co, ci, taps]` layout), and the groups' partials are summed after.
+    let chunk = chunk_len(d.cout.max(d.cin), n, d.batch);
+    let ranges = tasks(d.batch, n, chunk);
+    let groups = (4 * rayon::current_num_threads()).div_ceil(taps).clamp(1, ranges.len());
+    let per_group = ranges.len().div_ceil(groups);
+    let groups = ranges.len().div_ceil(per_group);
+    let wlen = weight.len();
+    let mut partial = vec![0f32; groups * wlen];
+    let part_ptr = SharedMut::new(partial.as_mut_ptr());
+    (0..taps * groups).into_par_iter().for_each(|task| {
+        let (tap, g) = (task % taps, task / taps);
+        for (i, &(b, s)) in ranges[g * per_group..ranges.len().min((g + 1) * per_group)].iter().enumerate() {
+            let len = chunk.min(n - s);
+            // SAFETY: as in `forward`; task (tap, g) alone writes the elements `tap + taps * k` of
+            // group g's partial.
             unsafe {
-                matmul(d.cout, d.cin, len, part.as_mut_ptr(), d.cin as isize, 1, false, wide[b * d.cout * wide_stride + start..].as_ptr(), wide_stride as isize, 1, xp[b * d.cin * in_stride + d.offset(tap) + start..].as_ptr(), 1, in_stride as isize, 1.0, Parallelism::None);
+                matmul(d.cout, d.cin, len, part_ptr.ptr().add(g * wlen + tap), (d.cin * taps) as isize, taps as isize, i > 0, wide[b * d.cout * g_stride + front + s..].as_ptr(), g_stride as isize, 1, xp[b * d.cin * in_stride + d.offset(tap) + s..].as_ptr(), 1, in_stride as isize, 1.0, Parallelism::None);
             }
-            (tap, part)
-        })
-        .collect();
-    let mut dweight = vec![0f32; weight.len()];
-    for (tap, part) in partials {
-        for (i, v) in part.iter().enumerate() {
-            dweight[i * taps + tap] += v;
         }
-    }
+    });
+    let dweight = if groups == 1 {
+        partial
+    } else {
+        let mut dw = partial[..wlen].to_vec();
+        dw.par_chunks_mut(4096).enumerate().for_each(|(i, dst)| {
+            for g in 1..groups {
+                let src = &partial[g * wlen + i * 4096..][..dst.len()];
+                dst.iter_mut().zip(src).for_each(|(a, b)| *a += b);
+            }
+        });
+        dw
+    };
     let dx = need_input.then(|| {
+        // dpadded[:, q] = sum over taps of W_tap^T (ci x co) x wide[:, q - offset]: one task per
+        // (image, range of padded positions), every tap accumulated into its own block.
         let mut dxp = vec![0f32; d.batch * d.cin * in_stride];
-        for b in 0..d.batch {
+        let chunk = chunk_len(d.cin, in_stride, d.batch);
+        let dst = SharedMut::new(dxp.as_mut_ptr());
+        tasks(d.batch, in_stride, chunk).into_par_iter().for_each(|(b, s)| {
+            let len = chunk.min(in_stride - s);
             for tap in 0..taps {
-                // dpadded_b[:, off..off + n] += W_tap^T (ci x co) x wide_b (co x n).
-                // SAFETY: as above; each tap's GEMM completes before the next one starts.
+                // SAFETY: `front - offset + s + len <= g_stride`; tasks write disjoint ranges.
                 unsafe {
-                    matmul(d.cin, n, d.cout, dxp[b * d.cin * in_stride + d.offset(tap)..].as_mut_ptr(), in_stride as isize, 1, true, weight[tap..].as_ptr(), taps as isize, (d.cin * taps) as isize, wide[b * d.cout * wide_stride..].as_ptr(), wide_stride as isize, 1, 1.0, parallelism());
+                    matmul(d.cin, len, d.cout, dst.ptr().add(b * d.cin * in_stride + s), in_stride as isize, 1, tap > 0, weight[tap..].as_ptr(), taps as isize, (d.cin * taps) as isize, wide[b * d.cout * g_stride + front - d.offset(tap) + s..].as_ptr(), g_stride as isize, 1, 1.0, Parallelism::None);
                 }
             }
-        }
+        });
         if d.pad == [0, 0] {
             return dxp;
         }
@@ -259,6 +292,9 @@ mod tests {
             ConvDims { batch: 2, cin: 4, cout: 3, input: [5, 3, 4], kernel: [3, 1, 1], pad: [0, 0] },
             ConvDims { batch: 1, cin: 6, cout: 2, input: [3, 4, 5], kernel: [1, 1, 1], pad: [0, 0] },
             ConvDims { batch: 2, cin: 2, cout: 3, input: [4, 5, 6], kernel: [2, 3, 2], pad: [1, 0] },
+            // Several position ranges per image: range tasks and weight-gradient groups.
+            ConvDims { batch: 2, cin: 3, cout: 4, input: [3, 20, 24], kernel: [1, 3, 3], pad: [1, 1] },
+            ConvDims { batch: 1, cin: 3, cout: 2, input: [3, 30, 40], kernel: [2, 1, 1], pad: [0, 0] },
         ]
     }
 
@@ -292,7 +328,7 @@ mod tests {
             let dx = dx.unwrap();
             let obj = |x: &[f32], wt: &[f32]| -> f64 { reference(&d, x, wt, &bias).iter().zip(&g).map(|(o, g)| o * *g as f64).sum() };
             let base = obj(&x, &wt);
-            for i in (0..x.len()).step_by(7) {
+            for i in (0..x.len()).step_by((x.len() / 300).max(7)) {
                 let mut xx = x.clone();
                 xx[i] += 1.0;
                 let num = obj(&xx, &wt) - base;

@@ -253,10 +253,10 @@ multiversion! {
         let n = x.len().min(inv.len()).min(dy.len()).min(dn.len()).min(dot.len());
         let full = n / LANES * LANES;
         let mut acc = [0f32; LANES];
-        for c in (0..full).step_by(LANES) {
+        // Fixed-size chunks (no bounds checks in the lane loop), so LLVM vectorises it.
+        for ((((x, r), g), dn), dot) in x[..full].chunks_exact(LANES).zip(inv[..full].chunks_exact(LANES)).zip(dy[..full].chunks_exact(LANES)).zip(dn[..full].chunks_exact_mut(LANES)).zip(dot[..full].chunks_exact_mut(LANES)) {
             for l in 0..LANES {
-                let i = c + l;
-                acc[l] += step(x[i], inv[i], dy[i], gain, &mut dn[i], &mut dot[i]);
+                acc[l] += step(x[l], r[l], g[l], gain, &mut dn[l], &mut dot[l]);
             }
         }
         let mut tail = 0.0;
