@@ -1,6 +1,7 @@
 //! The fused flex kernels compute what burn's composed operations compute, forward and backward: on
-//! the whole DiT (attention, GELU), on attention with padded keys, and on the whole tokenizer
-//! (convolutions, channel norm + SiLU), with and without its linear shortcut. One test only: it flips the
+//! the whole DiT (attention, GELU), on attention with padded keys, on the whole tokenizer
+//! (convolutions, channel norm + SiLU), with and without its linear shortcut, and on its loss
+//! (SSIM). One test only: it flips the
 //! process-wide `kernels::set_enabled` switch, which tests running in parallel would see.
 
 use burn::module::{Module, ModuleVisitor, Param};
@@ -148,5 +149,26 @@ fn fused_kernels_match_burns_composed_operations() {
         assert!(d <= 1e-5 * s.max(1.0), "tokenizer (shortcut {shortcut}) output differs by {d} (scale {s})");
         let checked = compare_grads("tokenizer", &g_f, &g_c);
         assert!(checked > 20, "only {checked} tokenizer gradients compared");
+    }
+
+    // The tokenizer's loss: L1 + 0.2 (1 - SSIM) of a reconstruction against a fixed target, value
+    // and reconstruction gradient, and SSIM's gradient with respect to both inputs.
+    let run = |fused: bool| {
+        kernels::set_enabled(fused);
+        let recon = random([2, 3, 4, 20, 27], 21, &device).require_grad();
+        let target = (recon.clone().detach() * 0.7 + random([2, 3, 4, 20, 27], 22, &device) * 0.3).into_data();
+        let target = Tensor::<5>::from_data(target, &device).require_grad();
+        let (loss, _, s) = worldrig_model::tokenizer::loss::reconstruction_loss(recon.clone(), target.clone().detach(), 0.2);
+        let grads = loss.clone().backward();
+        let dr = vals(recon.grad(&grads).unwrap());
+        let grads = (worldrig_model::tokenizer::loss::ssim(recon.clone(), target.clone()) * 3.0).backward();
+        let out = (vals(loss), vals(s), dr, vals(recon.grad(&grads).unwrap()), vals(target.grad(&grads).unwrap()));
+        kernels::set_enabled(true);
+        out
+    };
+    let (f, c) = (run(true), run(false));
+    for (name, a, b, tol) in [("loss", &f.0, &c.0, 1e-5), ("ssim", &f.1, &c.1, 1e-5), ("loss gradient", &f.2, &c.2, 1e-4), ("ssim dx", &f.3, &c.3, 1e-4), ("ssim dy", &f.4, &c.4, 1e-4)] {
+        let (d, s) = max_diff(a, b);
+        assert!(d <= tol * s.max(1e-3), "{name}: differs by {d} (scale {s})");
     }
 }

@@ -183,6 +183,19 @@ pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input
     // padded[:, off + range]^T: the reduction axis is long and the result small. Tasks are
     // (tap, group of ranges); each writes its tap's columns of its group's partial weight
     // gradient (already in the `[co, ci, taps]` layout), and the groups' partials are summed after.
+    // The output gradient is transposed once to `[batch, n, co]`: as a column-major left operand
+    // (`co` a multiple of 16) `gemm` reads it in place instead of packing it again for every tap.
+    let mut wide_t = vec![0f32; d.batch * n * d.cout];
+    const TILE: usize = 64;
+    wide_t.par_chunks_mut(TILE * d.cout).enumerate().for_each(|(i, dst)| {
+        for (j, row) in dst.chunks_mut(d.cout).enumerate() {
+            let (b, p) = ((i * TILE + j) / n, (i * TILE + j) % n);
+            let src = &wide[b * d.cout * g_stride + front + p..];
+            for (c, v) in row.iter_mut().enumerate() {
+                *v = src[c * g_stride];
+            }
+        }
+    });
     let chunk = chunk_len(d.cout.max(d.cin), n, d.batch);
     let ranges = tasks(d.batch, n, chunk);
     let groups = (4 * rayon::current_num_threads()).div_ceil(taps).clamp(1, ranges.len());
@@ -198,7 +211,7 @@ pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input
             // SAFETY: as in `forward`; task (tap, g) alone writes the elements `tap + taps * k` of
             // group g's partial.
             unsafe {
-                matmul(d.cout, d.cin, len, part_ptr.ptr().add(g * wlen + tap), (d.cin * taps) as isize, taps as isize, i > 0, wide[b * d.cout * g_stride + front + s..].as_ptr(), g_stride as isize, 1, xp[b * d.cin * in_stride + d.offset(tap) + s..].as_ptr(), 1, in_stride as isize, 1.0, Parallelism::None);
+                matmul(d.cout, d.cin, len, part_ptr.ptr().add(g * wlen + tap), (d.cin * taps) as isize, taps as isize, i > 0, wide_t[(b * n + s) * d.cout..].as_ptr(), 1, d.cout as isize, xp[b * d.cin * in_stride + d.offset(tap) + s..].as_ptr(), 1, in_stride as isize, 1.0, Parallelism::None);
             }
         }
     });

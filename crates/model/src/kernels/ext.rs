@@ -15,6 +15,7 @@ use super::attention::{self, AttnDims};
 use super::conv::{self, ConvDims};
 use super::norm;
 use super::simd;
+use super::ssim::{self as ssim_kernel, SsimDims};
 
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedOps: Backend {
@@ -28,6 +29,9 @@ pub trait FusedOps: Backend {
     fn fused_conv3d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, pad_h: usize, pad_w: usize) -> FloatTensor<Self>;
     /// `silu(x / sqrt(mean over axis 1 of x^2 + 1e-6) * gain)` on `x [b, c, ...]`, `gain [c]`.
     fn fused_norm_silu(x: FloatTensor<Self>, gain: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Mean SSIM (7x7 uniform window, no padding) of the channel means of `x` and `y`
+    /// `[b, c, t, h, w]`, as a `[1]` tensor.
+    fn fused_ssim(x: FloatTensor<Self>, y: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 /// The tensor's f32 values in row-major order (copied only when strided or offset).
@@ -93,6 +97,17 @@ fn norm_silu_forward(x: &FlexTensor, gain: &FlexTensor) -> FlexTensor {
     tensor(norm::forward(&values(x), &values(gain), b, p), x.layout().shape().clone())
 }
 
+fn ssim_dims(x: &FlexTensor, y: &FlexTensor) -> SsimDims {
+    let (xs, ys) = (x.layout().shape(), y.layout().shape());
+    assert!(xs.num_dims() == 5 && xs == ys, "fused ssim: inputs {xs:?} and {ys:?} must be equal [b, c, t, h, w] shapes");
+    SsimDims { batch: xs[0], channels: xs[1], frames: xs[2], height: xs[3], width: xs[4] }
+}
+
+fn ssim_forward(x: &FlexTensor, y: &FlexTensor) -> FlexTensor {
+    let d = ssim_dims(x, y);
+    tensor(vec![ssim_kernel::forward(d, &values(x), &values(y))], Shape::new([1]))
+}
+
 impl FusedOps for Flex {
     fn fused_attention(q: FlexTensor, k: FlexTensor, v: FlexTensor, bias: FlexTensor, heads: usize) -> FlexTensor {
         attention_forward(&q, &k, &v, &bias, heads, false).0
@@ -108,6 +123,31 @@ impl FusedOps for Flex {
 
     fn fused_norm_silu(x: FlexTensor, gain: FlexTensor) -> FlexTensor {
         norm_silu_forward(&x, &gain)
+    }
+
+    fn fused_ssim(x: FlexTensor, y: FlexTensor) -> FlexTensor {
+        ssim_forward(&x, &y)
+    }
+}
+
+#[derive(Debug)]
+struct SsimBackward;
+
+impl Backward<Flex, 2> for SsimBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let (x, y) = ops.state;
+        let grad = values(&grads.consume::<Flex>(&ops.node))[0];
+        let d = ssim_dims(&x, &y);
+        let [px, py] = ops.parents;
+        let (dx, dy) = ssim_kernel::backward(d, &values(&x), &values(&y), grad, px.is_some(), py.is_some());
+        if let (Some(node), Some(dx)) = (px, dx) {
+            grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
+        }
+        if let (Some(node), Some(dy)) = (py, dy) {
+            grads.register::<Flex>(node.id, tensor(dy, y.layout().shape().clone()));
+        }
     }
 }
 
@@ -256,6 +296,18 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
                 prep.finish((x, gain), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(norm_silu_forward(&x, &gain)),
+        }
+    }
+
+    fn fused_ssim(x: FloatTensor<Self>, y: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, xn) = x.into_parts();
+        let (y, yn) = y.into_parts();
+        match SsimBackward.prepare::<C>([xn, yn]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = ssim_forward(&x, &y);
+                prep.finish((x, y), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(ssim_forward(&x, &y)),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Fused CPU kernels for the flex backend: multi-head attention (forward and a recomputing
 //! backward, never materialising the `queries x keys` probabilities of a whole head), the exact
-//! GELU, 3D convolution as per-tap GEMMs in NCDHW, and channel RMS norm + SiLU, all
-//! multi-threaded over the rayon pool.
+//! GELU, 3D convolution as per-tap GEMMs in NCDHW, channel RMS norm + SiLU, and the SSIM loss
+//! term, all multi-threaded over the rayon pool.
 //!
 //! burn composes these from generic tensor operations: attention under autodiff becomes matmul,
 //! softmax and matmul with every score tensor kept for the backward pass, the element-wise work
@@ -17,6 +17,7 @@ pub mod conv;
 mod ext;
 pub mod norm;
 pub mod simd;
+pub mod ssim;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,6 +27,8 @@ use burn::nn::PaddingConfig3d;
 use burn::prelude::*;
 use burn::tensor::activation;
 use burn::tensor::module;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use ext::FusedOps;
@@ -145,4 +148,31 @@ pub fn norm_silu(x: Tensor<5>, gain: Tensor<1>) -> Tensor<5> {
     let c = gain.dims()[0];
     let rms = x.clone().square().mean_dim(1).add_scalar(norm::EPS).sqrt();
     activation::silu(x / rms * gain.reshape([1, c, 1, 1, 1]))
+}
+
+/// Mean SSIM over frames of the luma (channel mean) of two `[b, c, t, h, w]` tensors in [-1, 1],
+/// uniform 7x7 window, no padding (`ssim.rs` has the formula); fused on flex.
+pub fn ssim(x: Tensor<5>, y: Tensor<5>) -> Tensor<1> {
+    if fused_for(&x) && y.dtype() == burn::tensor::DType::F32 {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_ssim(x.into_dispatch(), y.into_dispatch()));
+    }
+    let x = x.mean_dim(1);
+    let y = y.mean_dim(1);
+    let [b, c, t, h, w] = x.dims();
+    let (c1, c2) = (ssim::C1 as f64, ssim::C2 as f64);
+    let x: Tensor<4> = x.reshape([b, c * t, h, w]);
+    let y: Tensor<4> = y.reshape([b, c * t, h, w]);
+    // The 7x7 box filter as two 1-D passes (7 + 7 taps instead of 49).
+    let pool = |v: Tensor<4>| {
+        let v = avg_pool2d(v, AvgPoolOptions::new([ssim::WINDOW, 1]).with_stride([1, 1]));
+        avg_pool2d(v, AvgPoolOptions::new([1, ssim::WINDOW]).with_stride([1, 1]))
+    };
+    let mx = pool(x.clone());
+    let my = pool(y.clone());
+    let sxx = pool(x.clone() * x.clone()) - mx.clone() * mx.clone();
+    let syy = pool(y.clone() * y.clone()) - my.clone() * my.clone();
+    let sxy = pool(x * y) - mx.clone() * my.clone();
+    let num = (mx.clone() * my.clone()).mul_scalar(2.0).add_scalar(c1) * sxy.mul_scalar(2.0).add_scalar(c2);
+    let den = (mx.clone() * mx + my.clone() * my).add_scalar(c1) * (sxx + syy).add_scalar(c2);
+    (num / den).mean()
 }
