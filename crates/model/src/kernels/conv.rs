@@ -88,6 +88,24 @@ fn tasks(images: usize, n: usize, chunk: usize) -> Vec<(usize, usize)> {
     (0..images).flat_map(|b| (0..n).step_by(chunk).map(move |s| (b, s))).collect()
 }
 
+/// The weight `[co, ci, taps]` rearranged per tap as a column-major matrix that `gemm` reads in
+/// place (no packing per call when the row count is a multiple of 16): `[tap][ci][co]`
+/// (`W_tap`, `co x ci`) for the forward, `[tap][co][ci]` (`W_tap^T`, `ci x co`) for the input
+/// gradient.
+fn weight_per_tap(d: &ConvDims, weight: &[f32], transposed: bool) -> Vec<f32> {
+    let (taps, co, ci) = (d.taps(), d.cout, d.cin);
+    let mut out = vec![0f32; weight.len()];
+    for o in 0..co {
+        for i in 0..ci {
+            for t in 0..taps {
+                let dst = if transposed { (t * co + o) * ci + i } else { (t * ci + i) * co + o };
+                out[dst] = weight[(o * ci + i) * taps + t];
+            }
+        }
+    }
+    out
+}
+
 /// The input zero-padded in height and width, `[batch, ci, t, hp, wp]` (borrowed when unpadded).
 fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
     if d.pad == [0, 0] {
@@ -124,6 +142,7 @@ pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32>
     let mut wide = vec![0f32; d.batch * d.cout * wide_stride];
     let chunk = chunk_len(d.cout, n, d.batch);
     let out_ptr = SharedMut::new(wide.as_mut_ptr());
+    let wt = weight_per_tap(&d, weight, false);
     tasks(d.batch, n, chunk).into_par_iter().for_each(|(b, s)| {
         let len = chunk.min(n - s);
         for tap in 0..taps {
@@ -131,7 +150,7 @@ pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32>
             // last input voxel at the largest tap); weight rows are `ci * taps` apart; tasks write
             // disjoint column ranges of the output.
             unsafe {
-                matmul(d.cout, len, d.cin, out_ptr.ptr().add(b * d.cout * wide_stride + s), wide_stride as isize, 1, tap > 0, weight[tap..].as_ptr(), (d.cin * taps) as isize, taps as isize, xp[b * d.cin * in_stride + d.offset(tap) + s..].as_ptr(), in_stride as isize, 1, 1.0, Parallelism::None);
+                matmul(d.cout, len, d.cin, out_ptr.ptr().add(b * d.cout * wide_stride + s), wide_stride as isize, 1, tap > 0, wt[tap * d.cin * d.cout..].as_ptr(), 1, d.cout as isize, xp[b * d.cin * in_stride + d.offset(tap) + s..].as_ptr(), in_stride as isize, 1, 1.0, Parallelism::None);
             }
         }
     });
@@ -165,7 +184,12 @@ pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input
     // `front` positions before each image's grid and zeros up to `front + in_stride` after it, so
     // that the input gradient can gather `wide[q - offset]` for every padded position `q` and tap.
     let front = d.offset(taps - 1);
-    let g_stride = front + in_stride;
+    // Rows whose byte stride is a multiple of 4 KiB all fall into the same L1 set (the temporal
+    // convolution's frames of 32x32 do); 16 more floats spread them.
+    let g_stride = match front + in_stride {
+        s if s % 1024 == 0 => s + 16,
+        s => s,
+    };
     let mut wide = vec![0f32; d.batch * d.cout * g_stride];
     wide.par_chunks_mut(g_stride).zip(dout.par_chunks(to * ho * wo)).for_each(|(dst, src)| {
         let dst = &mut dst[front..];
@@ -233,12 +257,13 @@ pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input
         let mut dxp = vec![0f32; d.batch * d.cin * in_stride];
         let chunk = chunk_len(d.cin, in_stride, d.batch);
         let dst = SharedMut::new(dxp.as_mut_ptr());
+        let wt = weight_per_tap(&d, weight, true);
         tasks(d.batch, in_stride, chunk).into_par_iter().for_each(|(b, s)| {
             let len = chunk.min(in_stride - s);
             for tap in 0..taps {
                 // SAFETY: `front - offset + s + len <= g_stride`; tasks write disjoint ranges.
                 unsafe {
-                    matmul(d.cin, len, d.cout, dst.ptr().add(b * d.cin * in_stride + s), in_stride as isize, 1, tap > 0, weight[tap..].as_ptr(), taps as isize, (d.cin * taps) as isize, wide[b * d.cout * g_stride + front - d.offset(tap) + s..].as_ptr(), g_stride as isize, 1, 1.0, Parallelism::None);
+                    matmul(d.cin, len, d.cout, dst.ptr().add(b * d.cin * in_stride + s), in_stride as isize, 1, tap > 0, wt[tap * d.cin * d.cout..].as_ptr(), 1, d.cin as isize, wide[b * d.cout * g_stride + front - d.offset(tap) + s..].as_ptr(), g_stride as isize, 1, 1.0, Parallelism::None);
                 }
             }
         });
