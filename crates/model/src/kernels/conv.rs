@@ -17,7 +17,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::{matmul, SharedMut};
+use super::{matmul, winograd, SharedMut};
 
 /// Shape of one convolution call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,12 +124,31 @@ fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
 }
 
 /// Forward: `x [batch, ci, t, h, w]`, `weight [co, ci, kt, kh, kw]`, `bias [co]` ->
-/// `[batch, co, t', h', w']`.
+/// `[batch, co, t', h', w']`. 1x3x3 kernels with padding 1 take Winograd's F(4x4, 3x3)
+/// (`winograd.rs`), every other shape the per-tap products ([`forward_taps`]).
+pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+    match winograd_frames(&d) {
+        Some(fr) => {
+            d.validate();
+            assert_eq!(x.len(), d.batch * d.cin * d.input.iter().product::<usize>(), "conv: input shape");
+            assert_eq!(weight.len(), d.cout * d.cin * 9, "conv: weight shape");
+            winograd::forward(fr, d.cin, d.cout, x, weight, bias)
+        }
+        None => forward_taps(d, x, weight, bias),
+    }
+}
+
+/// The frames of a convolution that Winograd's F(4x4, 3x3) computes: 1x3x3 kernel, padding 1.
+fn winograd_frames(d: &ConvDims) -> Option<winograd::Frames> {
+    (d.kernel == [1, 3, 3] && d.pad == [1, 1]).then(|| winograd::Frames { batch: d.batch, frames: d.input[0], height: d.input[1], width: d.input[2] })
+}
+
+/// Forward as one product per kernel tap.
 ///
 /// One rayon task per (image, range of wide positions): it accumulates every tap's
 /// `W_tap x padded[:, offset + range]` into its `co x range` block, which stays in cache, with
 /// single-threaded GEMMs (no fork-join per tap).
-pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+pub fn forward_taps(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
     d.validate();
     let [t, h, w] = d.input;
     assert_eq!(x.len(), d.batch * d.cin * t * h * w, "conv: input shape");
@@ -172,8 +191,24 @@ pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32>
     out
 }
 
-/// Gradients of the input, weight and bias from the output gradient `dout [batch, co, t', h', w']`.
+/// Gradients of the input, weight and bias from the output gradient `dout [batch, co, t', h', w']`
+/// (Winograd for 1x3x3 kernels with padding 1, as in [`forward`]).
 pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input: bool) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    match winograd_frames(&d) {
+        Some(fr) => {
+            d.validate();
+            let positions: usize = d.input.iter().product();
+            assert_eq!(dout.len(), d.batch * d.cout * positions, "conv backward: output gradient shape");
+            let dbias: Vec<f32> = (0..d.cout).into_par_iter().map(|c| (0..d.batch).map(|b| dout[(b * d.cout + c) * positions..][..positions].iter().sum::<f32>()).sum()).collect();
+            let (dx, dw) = winograd::backward(fr, d.cin, d.cout, x, weight, dout, need_input);
+            (dx, dw, dbias)
+        }
+        None => backward_taps(d, x, weight, dout, need_input),
+    }
+}
+
+/// Backward as products per kernel tap.
+pub fn backward_taps(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input: bool) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     d.validate();
     let [t, h, w] = d.input;
     let [tp, hp, wp] = d.padded();
@@ -343,11 +378,15 @@ mod tests {
             let x = lcg(1, d.batch * d.cin * t * h * w);
             let wt = lcg(2, d.cout * d.cin * d.taps());
             let bias = lcg(3, d.cout);
-            let got = forward(d, &x, &wt, &bias);
             let want = reference(&d, &x, &wt, &bias);
-            assert_eq!(got.len(), want.len());
-            let err = got.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
-            assert!(err < 1e-5, "{d:?}: max error {err}");
+            let scale = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+            // The per-tap products, then the dispatching entry point (Winograd for 1x3x3 with
+            // padding 1: a few 1e-6 of the output's scale, from its transforms' constants).
+            for (got, tol) in [(forward_taps(d, &x, &wt, &bias), 1e-5), (forward(d, &x, &wt, &bias), if winograd_frames(&d).is_some() { 1e-5 * (1.0 + scale) } else { 1e-5 })] {
+                assert_eq!(got.len(), want.len());
+                let err = got.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+                assert!(err < tol, "{d:?}: max error {err} (tolerance {tol})");
+            }
         }
     }
 
@@ -362,26 +401,59 @@ mod tests {
             let bias = vec![0f32; d.cout];
             let [to, ho, wo] = d.output();
             let g = lcg(6, d.batch * d.cout * to * ho * wo);
-            let (dx, dw, db) = backward(d, &x, &wt, &g, true);
-            let dx = dx.unwrap();
             let obj = |x: &[f32], wt: &[f32]| -> f64 { reference(&d, x, wt, &bias).iter().zip(&g).map(|(o, g)| o * *g as f64).sum() };
             let base = obj(&x, &wt);
-            for i in (0..x.len()).step_by((x.len() / 300).max(7)) {
-                let mut xx = x.clone();
-                xx[i] += 1.0;
-                let num = obj(&xx, &wt) - base;
-                assert!((dx[i] as f64 - num).abs() < 1e-4, "{d:?} dx[{i}]: {} vs {num}", dx[i]);
+            let wino = winograd_frames(&d).is_some();
+            for (which, (dx, dw, db)) in [("taps", backward_taps(d, &x, &wt, &g, true)), ("dispatch", backward(d, &x, &wt, &g, true))] {
+                // Winograd's rounding is relative to the gradient's size.
+                let tol = |num: f64| if which == "dispatch" && wino { 1e-4 + 1e-5 * num.abs() } else { 1e-4 };
+                let dx = dx.unwrap();
+                for i in (0..x.len()).step_by((x.len() / 300).max(7)) {
+                    let mut xx = x.clone();
+                    xx[i] += 1.0;
+                    let num = obj(&xx, &wt) - base;
+                    assert!((dx[i] as f64 - num).abs() < tol(num), "{which} {d:?} dx[{i}]: {} vs {num}", dx[i]);
+                }
+                for i in 0..wt.len() {
+                    let mut ww = wt.clone();
+                    ww[i] += 1.0;
+                    let num = obj(&x, &ww) - base;
+                    assert!((dw[i] as f64 - num).abs() < tol(num), "{which} {d:?} dw[{i}]: {} vs {num}", dw[i]);
+                }
+                for c in 0..d.cout {
+                    let want: f64 = (0..d.batch).flat_map(|b| g[(b * d.cout + c) * to * ho * wo..][..to * ho * wo].iter().map(|v| *v as f64)).sum();
+                    assert!((db[c] as f64 - want).abs() < 1e-4);
+                }
+                // Without the input gradient: the same weight gradient.
+                let (none, dw2, _) = if which == "taps" { backward_taps(d, &x, &wt, &g, false) } else { backward(d, &x, &wt, &g, false) };
+                assert!(none.is_none() && dw2 == dw);
             }
-            for i in 0..wt.len() {
-                let mut ww = wt.clone();
-                ww[i] += 1.0;
-                let num = obj(&x, &ww) - base;
-                assert!((dw[i] as f64 - num).abs() < 1e-4, "{d:?} dw[{i}]: {} vs {num}", dw[i]);
-            }
-            for c in 0..d.cout {
-                let want: f64 = (0..d.batch).flat_map(|b| g[(b * d.cout + c) * to * ho * wo..][..to * ho * wo].iter().map(|v| *v as f64)).sum();
-                assert!((db[c] as f64 - want).abs() < 1e-4);
-            }
+        }
+    }
+
+    /// Winograd against the per-tap products on frames whose sides are not multiples of the
+    /// 4x4 tile, with enough channels for rounding to show: output and both gradients.
+    #[test]
+    fn winograd_matches_per_tap_products() {
+        for (batch, cin, cout, input) in [(2, 16, 8, [2, 9, 13]), (1, 32, 24, [3, 4, 4]), (1, 8, 16, [1, 17, 6]), (2, 64, 64, [2, 16, 16])] {
+            let d = ConvDims { batch, cin, cout, input, kernel: [1, 3, 3], pad: [1, 1] };
+            assert!(winograd_frames(&d).is_some());
+            let n: usize = input.iter().product();
+            let x = lcg(7, batch * cin * n);
+            let wt: Vec<f32> = lcg(8, cout * cin * 9).iter().map(|v| v / (cin as f32 * 9.0).sqrt()).collect();
+            let bias = lcg(9, cout);
+            let g = lcg(10, batch * cout * n);
+            let close = |what: &str, a: &[f32], b: &[f32]| {
+                let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let err = a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                assert!(err <= 1e-5 * scale.max(1e-3), "{d:?} {what}: differs by {err} (scale {scale})");
+            };
+            close("output", &forward(d, &x, &wt, &bias), &forward_taps(d, &x, &wt, &bias));
+            let (dx, dw, db) = backward(d, &x, &wt, &g, true);
+            let (tx, tw, tb) = backward_taps(d, &x, &wt, &g, true);
+            close("input gradient", &dx.unwrap(), &tx.unwrap());
+            close("weight gradient", &dw, &tw);
+            close("bias gradient", &db, &tb);
         }
     }
 }

@@ -18,6 +18,7 @@ mod ext;
 pub mod norm;
 pub mod simd;
 pub mod ssim;
+pub mod winograd;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

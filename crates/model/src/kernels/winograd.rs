@@ -1,0 +1,404 @@
+//! 1x3x3 convolutions with zero padding 1 (the tokenizer's spatial convolutions) by Winograd's
+//! minimal filtering F(4x4, 3x3) (A. Lavin and S. Gray, "Fast Algorithms for Convolutional Neural
+//! Networks", CVPR 2016; the transform matrices below are theirs, interpolation points
+//! 0, +-1, +-2, infinity): every 4x4 output tile of a frame is `A^T [(G g G^T) . (B^T d B)] A`
+//! for its 6x6 input tile `d`, so the multiply-adds over channels become 36 independent matrix
+//! products with 4x fewer operations than the direct convolution's 9 per output.
+//!
+//! Forward: the input tiles are transformed (`V = B^T d B`, layout `[36][ci][tiles]`), the 36
+//! products `M_e = U_e V_e` (`U = G g G^T`, `co x ci`) run on `gemm`, one rayon task per
+//! (element, range of tiles), and the output transform writes the 4x4 tiles (cropped at the frame's
+//! edges) plus the bias. The input gradient is the same algorithm on the output gradient with the
+//! kernel flipped and its channel axes swapped. The weight gradient follows from
+//! `Y = A^T (U . V) A`: `dU_e = (A dY A^T)_e V_e^T` summed over tiles (36 more products), then
+//! `dg = G^T dU G`.
+//!
+//! In f32 the result differs from the direct convolution by a few 1e-6 relative to the output's
+//! scale (the transforms' constants up to 8 and 1/24); the tests bound it.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::{matmul, SharedMut};
+
+/// Tile outputs per side and input tile side.
+const M: usize = 4;
+const A: usize = 6;
+/// Transformed elements per tile.
+const E: usize = A * A;
+
+/// Frames of `height x width`, `batch x frames` of them per channel, in burn's NCDHW layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frames {
+    pub batch: usize,
+    pub frames: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl Frames {
+    fn plane(&self) -> usize {
+        self.height * self.width
+    }
+    fn tiles_h(&self) -> usize {
+        self.height.div_ceil(M)
+    }
+    fn tiles_w(&self) -> usize {
+        self.width.div_ceil(M)
+    }
+    /// Tiles per frame.
+    fn tiles(&self) -> usize {
+        self.tiles_h() * self.tiles_w()
+    }
+    /// Tiles over all frames (the matrix products' long axis).
+    fn total_tiles(&self) -> usize {
+        self.batch * self.frames * self.tiles()
+    }
+    /// Offset of frame `f = b * frames + t` of channel `c` in a `[batch, channels, frames, h, w]` tensor.
+    fn offset(&self, channels: usize, f: usize, c: usize) -> usize {
+        let (b, t) = (f / self.frames, f % self.frames);
+        ((b * channels + c) * self.frames + t) * self.plane()
+    }
+}
+
+// --- 1-D transforms, element-wise over equally long slices (so the loops vectorise) ----------
+
+/// `B^T d` on six inputs.
+#[inline(always)]
+fn bt(d: [f32; 6]) -> [f32; 6] {
+    let [d0, d1, d2, d3, d4, d5] = d;
+    [4.0 * d0 - 5.0 * d2 + d4, -4.0 * (d1 + d2) + d3 + d4, 4.0 * (d1 - d2) - d3 + d4, 2.0 * (d3 - d1) - d2 + d4, 2.0 * (d1 - d3) - d2 + d4, 4.0 * d1 - 5.0 * d3 + d5]
+}
+
+/// `A^T m` on six inputs.
+#[inline(always)]
+fn at(m: [f32; 6]) -> [f32; 4] {
+    let [m0, m1, m2, m3, m4, m5] = m;
+    let (s12, d12, s34, d34) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
+    [m0 + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + m5]
+}
+
+/// `A y` on four inputs (the output-gradient transform of the weight gradient).
+#[inline(always)]
+fn a(y: [f32; 4]) -> [f32; 6] {
+    let [y0, y1, y2, y3] = y;
+    let (s02, s13) = (y0 + y2, y1 + y3);
+    let (t02, t13) = (y0 + 4.0 * y2, 2.0 * y1 + 8.0 * y3);
+    [y0, s02 + s13, s02 - s13, t02 + t13, t02 - t13, y3]
+}
+
+/// `G g` on three inputs.
+#[inline(always)]
+fn g(w: [f32; 3]) -> [f32; 6] {
+    let [g0, g1, g2] = w;
+    [g0 / 4.0, -(g0 + g1 + g2) / 6.0, -(g0 - g1 + g2) / 6.0, g0 / 24.0 + g1 / 12.0 + g2 / 6.0, g0 / 24.0 - g1 / 12.0 + g2 / 6.0, g2]
+}
+
+/// `G^T u` on six inputs.
+#[inline(always)]
+fn gt(u: [f32; 6]) -> [f32; 3] {
+    let [u0, u1, u2, u3, u4, u5] = u;
+    [u0 / 4.0 - (u1 + u2) / 6.0 + (u3 + u4) / 24.0, (u2 - u1) / 6.0 + (u3 - u4) / 12.0, (u3 + u4 - u1 - u2) / 6.0 + u5]
+}
+
+/// Applies a 1-D transform `f` lane by lane: `out[k][i] = f(inp[..][i])[k]`, in blocks of 8
+/// lanes over fixed-size arrays (no bounds checks inside, so LLVM vectorises the block).
+#[inline(always)]
+fn lanes<const I: usize, const O: usize>(inp: [&[f32]; I], out: &mut [&mut [f32]; O], f: impl Fn([f32; I]) -> [f32; O]) {
+    const L: usize = 8;
+    let n = inp.iter().map(|s| s.len()).chain(out.iter().map(|s| s.len())).min().unwrap_or(0);
+    let full = n / L * L;
+    for base in (0..full).step_by(L) {
+        let ins: [&[f32; L]; I] = std::array::from_fn(|k| inp[k][base..base + L].try_into().unwrap());
+        let mut res = [[0f32; L]; O];
+        for l in 0..L {
+            let r = f(std::array::from_fn(|k| ins[k][l]));
+            for k in 0..O {
+                res[k][l] = r[k];
+            }
+        }
+        for k in 0..O {
+            out[k][base..base + L].copy_from_slice(&res[k]);
+        }
+    }
+    for i in full..n {
+        let r = f(std::array::from_fn(|k| inp[k][i]));
+        for k in 0..O {
+            out[k][i] = r[k];
+        }
+    }
+}
+
+/// Splits `buf` into `N` consecutive mutable slices of `len`.
+fn split<const N: usize>(buf: &mut [f32], len: usize) -> [&mut [f32]; N] {
+    let mut rest = &mut buf[..N * len];
+    std::array::from_fn(|_| {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = tail;
+        head
+    })
+}
+
+// --- weight transforms --------------------------------------------------------------------------
+
+/// `U = G g G^T` of every `(co, ci)` kernel of `weight [co, ci, 1, 3, 3]`, as 36 column-major
+/// `rows x cols` matrices: `(co, ci)` for the forward, or `(ci, co)` of the flipped kernel for the
+/// input gradient (`flip`).
+pub(crate) fn transform_weights(weight: &[f32], co: usize, ci: usize, flip: bool) -> Vec<f32> {
+    let (rows, cols) = if flip { (ci, co) } else { (co, ci) };
+    // Each kernel's 36 values, `[co][ci][36]`, in parallel over output channels ...
+    let mut per_kernel = vec![0f32; E * co * ci];
+    per_kernel.par_chunks_mut(E * ci).enumerate().for_each(|(o, dst)| {
+        for i in 0..ci {
+            let k = &weight[(o * ci + i) * 9..][..9];
+            let at = |y: usize, x: usize| if flip { k[(2 - y) * 3 + 2 - x] } else { k[y * 3 + x] };
+            // G g: 6 x 3, then (G g) G^T: 6 x 6.
+            let cols3: [[f32; 6]; 3] = std::array::from_fn(|x| g([at(0, x), at(1, x), at(2, x)]));
+            for y in 0..A {
+                let row = g([cols3[0][y], cols3[1][y], cols3[2][y]]);
+                dst[i * E + y * A..i * E + y * A + A].copy_from_slice(&row);
+            }
+        }
+    });
+    // ... then gathered into the 36 column-major matrices, in parallel over elements.
+    let mut u = vec![0f32; E * co * ci];
+    u.par_chunks_mut(co * ci).enumerate().for_each(|(e, dst)| {
+        for o in 0..co {
+            for i in 0..ci {
+                let (r, c) = if flip { (i, o) } else { (o, i) };
+                dst[c * rows + r] = per_kernel[(o * ci + i) * E + e];
+            }
+        }
+    });
+    let _ = cols;
+    u
+}
+
+/// `G^T dU G` for every `(co, ci)`: `du` holds 36 row-major `co x ci` matrices; returns the
+/// weight gradient `[co, ci, 1, 3, 3]`.
+fn untransform_weights(du: &[f32], co: usize, ci: usize) -> Vec<f32> {
+    let mut dw = vec![0f32; co * ci * 9];
+    dw.par_chunks_mut(ci * 9).enumerate().for_each(|(o, dst)| {
+        for i in 0..ci {
+            let el = |y: usize, x: usize| du[((y * A + x) * co + o) * ci + i];
+            // G^T dU: 3 x 6, then (G^T dU) G: 3 x 3.
+            let cols: [[f32; 3]; 6] = std::array::from_fn(|x| gt(std::array::from_fn(|y| el(y, x))));
+            for y in 0..3 {
+                let row = gt(std::array::from_fn(|x| cols[x][y]));
+                dst[i * 9 + y * 3..i * 9 + y * 3 + 3].copy_from_slice(&row);
+            }
+        }
+    });
+    dw
+}
+
+// --- tile transforms, one frame of one channel at a time ------------------------------------------
+
+/// Scratch for one frame: six rows of the padded tile-row band and their transforms.
+struct Band {
+    rows: Vec<f32>,
+    tmp: Vec<f32>,
+    phase: Vec<f32>,
+    out: Vec<f32>,
+}
+
+impl Band {
+    fn new(fr: &Frames) -> Self {
+        let wp = M * fr.tiles_w() + 2;
+        let tw = fr.tiles_w();
+        Self { rows: vec![0.0; A * wp], tmp: vec![0.0; A * wp], phase: vec![0.0; A * tw], out: vec![0.0; E * tw] }
+    }
+}
+
+/// `B^T d B` of every tile of one frame `plane (h x w)`; element `e` of tile `t` goes to
+/// `dst[e * e_stride + t]`.
+fn input_tiles(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize) {
+    let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
+    let wp = M * tw + 2;
+    for ti in 0..fr.tiles_h() {
+        // Input rows 4 ti - 1 .. 4 ti + 4, columns -1 .. 4 tw, zero outside the frame.
+        for r in 0..A {
+            let row = &mut band.rows[r * wp..(r + 1) * wp];
+            row.fill(0.0);
+            let y = (M * ti + r) as isize - 1;
+            if y >= 0 && (y as usize) < h {
+                row[1..1 + w].copy_from_slice(&plane[y as usize * w..][..w]);
+            }
+        }
+        // Columns: B^T over the six rows, vectorised along the row.
+        {
+            let rows: [&[f32]; 6] = std::array::from_fn(|r| &band.rows[r * wp..(r + 1) * wp]);
+            let mut tmp = split::<6>(&mut band.tmp, wp);
+            lanes(rows, &mut tmp, bt);
+        }
+        // Rows: for each transformed row, B^T over each tile's six columns, vectorised over tiles.
+        for r in 0..A {
+            let t = &band.tmp[r * wp..(r + 1) * wp];
+            for k in 0..A {
+                for (j, p) in band.phase[k * tw..(k + 1) * tw].iter_mut().enumerate() {
+                    *p = t[M * j + k];
+                }
+            }
+            let ph: [&[f32]; 6] = std::array::from_fn(|k| &band.phase[k * tw..(k + 1) * tw]);
+            let mut out = split::<6>(&mut band.out[..A * tw], tw);
+            lanes(ph, &mut out, bt);
+            for c in 0..A {
+                // SAFETY: this task alone writes its frame's tiles of its channel.
+                let d = unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) };
+                d.copy_from_slice(&band.out[c * tw..(c + 1) * tw]);
+            }
+        }
+    }
+}
+
+/// `A^T m A` of every tile of one frame of one output channel, cropped to the frame, plus `bias`.
+fn output_tiles(fr: &Frames, src: &[f32], e_stride: usize, bias: f32, band: &mut Band, plane: &mut [f32]) {
+    let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
+    for ti in 0..fr.tiles_h() {
+        // Rows: A^T over the six columns of each transformed row -> s[r][q], tw lanes each.
+        let s = &mut band.tmp[..A * M * tw];
+        for r in 0..A {
+            let m: [&[f32]; 6] = std::array::from_fn(|c| &src[(r * A + c) * e_stride + ti * tw..][..tw]);
+            let mut out = split::<4>(&mut s[r * M * tw..(r + 1) * M * tw], tw);
+            lanes(m, &mut out, at);
+        }
+        // Columns: A^T over r for each q -> o[p][q].
+        for q in 0..M {
+            let col: [&[f32]; 6] = std::array::from_fn(|r| &band.tmp[(r * M + q) * tw..][..tw]);
+            let mut out = split::<4>(&mut band.out[q * M * tw..(q + 1) * M * tw], tw);
+            lanes(col, &mut out, at);
+        }
+        for p in 0..M {
+            let y = M * ti + p;
+            if y >= h {
+                break;
+            }
+            let row = &mut plane[y * w..(y + 1) * w];
+            for q in 0..M {
+                let o = &band.out[(q * M + p) * tw..][..tw];
+                for (j, v) in o.iter().enumerate() {
+                    let x = M * j + q;
+                    if x < w {
+                        row[x] = v + bias;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `A dY A^T` of every 4x4 tile of one frame of one output channel's gradient (zero outside the
+/// frame); element `e` of tile `t` goes to `dst[e * e_stride + t]`.
+fn gradient_tiles(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize) {
+    let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
+    let wp = M * tw + 2;
+    for ti in 0..fr.tiles_h() {
+        for r in 0..M {
+            let row = &mut band.rows[r * wp..(r + 1) * wp];
+            row.fill(0.0);
+            let y = M * ti + r;
+            if y < h {
+                row[..w].copy_from_slice(&plane[y * w..][..w]);
+            }
+        }
+        {
+            let rows: [&[f32]; 4] = std::array::from_fn(|r| &band.rows[r * wp..(r + 1) * wp]);
+            let mut tmp = split::<6>(&mut band.tmp, wp);
+            lanes(rows, &mut tmp, a);
+        }
+        for r in 0..A {
+            let t = &band.tmp[r * wp..(r + 1) * wp];
+            for k in 0..M {
+                for (j, p) in band.phase[k * tw..(k + 1) * tw].iter_mut().enumerate() {
+                    *p = t[M * j + k];
+                }
+            }
+            let ph: [&[f32]; 4] = std::array::from_fn(|k| &band.phase[k * tw..(k + 1) * tw]);
+            let mut out = split::<6>(&mut band.out[..A * tw], tw);
+            lanes(ph, &mut out, a);
+            for c in 0..A {
+                // SAFETY: this task alone writes its frame's tiles of its channel.
+                let d = unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) };
+                d.copy_from_slice(&band.out[c * tw..(c + 1) * tw]);
+            }
+        }
+    }
+}
+
+/// Transformed tiles `[36][channels][tiles]` of `x [batch, channels, frames, h, w]`, by `tile`
+/// (`input_tiles` or `gradient_tiles`).
+fn transform_all(fr: &Frames, x: &[f32], channels: usize, tile: fn(&Frames, &[f32], &mut Band, SharedMut, usize)) -> Vec<f32> {
+    let total = fr.total_tiles();
+    let mut v = vec![0f32; E * channels * total];
+    let dst = SharedMut::new(v.as_mut_ptr());
+    let nf = fr.batch * fr.frames;
+    (0..channels * nf).into_par_iter().for_each_init(
+        || Band::new(fr),
+        |band, i| {
+            let (c, f) = (i / nf, i % nf);
+            // SAFETY: offset within `v`; element `e` of this (channel, frame) lands at
+            // `(e * channels + c) * total + f * tiles + t`.
+            let base = unsafe { SharedMut::new(dst.ptr().add(c * total + f * fr.tiles())) };
+            tile(fr, &x[fr.offset(channels, f, c)..][..fr.plane()], band, base, channels * total);
+        },
+    );
+    v
+}
+
+/// Tiles per matrix-product task.
+const TILE_CHUNK: usize = 1024;
+
+/// The convolution of `x [batch, cin, frames, h, w]` by the transformed kernels `u` (36
+/// column-major `cout x cin` matrices), plus `bias` -> `[batch, cout, frames, h, w]`.
+fn convolve(fr: &Frames, x: &[f32], cin: usize, cout: usize, u: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let total = fr.total_tiles();
+    let v = transform_all(fr, x, cin, input_tiles);
+    let mut m = vec![0f32; E * cout * total];
+    let mp = SharedMut::new(m.as_mut_ptr());
+    let tasks: Vec<(usize, usize)> = (0..E).flat_map(|e| (0..total).step_by(TILE_CHUNK).map(move |s| (e, s))).collect();
+    tasks.into_par_iter().for_each(|(e, s)| {
+        let len = TILE_CHUNK.min(total - s);
+        // SAFETY: task (e, s) alone writes columns s..s + len of M_e; the operands are in bounds.
+        unsafe {
+            matmul(cout, len, cin, mp.ptr().add(e * cout * total + s), total as isize, 1, false, u[e * cin * cout..].as_ptr(), 1, cout as isize, v[e * cin * total + s..].as_ptr(), total as isize, 1, 1.0, Parallelism::None);
+        }
+    });
+    drop(v);
+    let mut out = vec![0f32; fr.batch * cout * fr.frames * fr.plane()];
+    let nf = fr.batch * fr.frames;
+    let op = SharedMut::new(out.as_mut_ptr());
+    (0..cout * nf).into_par_iter().for_each_init(
+        || Band::new(fr),
+        |band, i| {
+            let (c, f) = (i / nf, i % nf);
+            // SAFETY: this task alone writes frame f of output channel c.
+            let plane = unsafe { std::slice::from_raw_parts_mut(op.ptr().add(fr.offset(cout, f, c)), fr.plane()) };
+            output_tiles(fr, &m[c * total + f * fr.tiles()..], cout * total, bias.map_or(0.0, |b| b[c]), band, plane);
+        },
+    );
+    out
+}
+
+/// Forward: `x [batch, ci, frames, h, w]`, `weight [co, ci, 1, 3, 3]`, `bias [co]`, zero padding 1.
+pub fn forward(fr: Frames, cin: usize, cout: usize, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+    convolve(&fr, x, cin, cout, &transform_weights(weight, cout, cin, false), Some(bias))
+}
+
+/// Input gradient (when `need_input`) and weight gradient from the output gradient `dout`.
+pub fn backward(fr: Frames, cin: usize, cout: usize, x: &[f32], weight: &[f32], dout: &[f32], need_input: bool) -> (Option<Vec<f32>>, Vec<f32>) {
+    let total = fr.total_tiles();
+    // dU_e (co x ci) = Z_e (co x tiles) V_e^T (tiles x ci), Z = A dY A^T.
+    let z = transform_all(&fr, dout, cout, gradient_tiles);
+    let v = transform_all(&fr, x, cin, input_tiles);
+    let mut du = vec![0f32; E * cout * cin];
+    du.par_chunks_mut(cout * cin).enumerate().for_each(|(e, dst)| {
+        // SAFETY: operands in bounds; each task writes its own element's matrix.
+        unsafe {
+            matmul(cout, cin, total, dst.as_mut_ptr(), cin as isize, 1, false, z[e * cout * total..].as_ptr(), total as isize, 1, v[e * cin * total..].as_ptr(), 1, total as isize, 1.0, Parallelism::None);
+        }
+    });
+    drop((z, v));
+    let dw = untransform_weights(&du, cout, cin);
+    let dx = need_input.then(|| convolve(&fr, dout, cout, cin, &transform_weights(weight, cout, cin, true), None));
+    (dx, dw)
+}
