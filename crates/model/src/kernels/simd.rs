@@ -38,6 +38,7 @@ macro_rules! multiversion {
         }
     };
 }
+pub(crate) use multiversion;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn has_avx512() -> bool {

@@ -101,31 +101,40 @@ fn gt(u: [f32; 6]) -> [f32; 3] {
     [u0 / 4.0 - (u1 + u2) / 6.0 + (u3 + u4) / 24.0, (u2 - u1) / 6.0 + (u3 - u4) / 12.0, (u3 + u4 - u1 - u2) / 6.0 + u5]
 }
 
-/// Applies a 1-D transform `f` lane by lane: `out[k][i] = f(inp[..][i])[k]`, in blocks of 8
-/// lanes over fixed-size arrays (no bounds checks inside, so LLVM vectorises the block).
+/// Applies a 1-D transform `f` lane by lane: `out[k][i] = f(inp[..][i])[k]`, in blocks of 8 and
+/// then 4 lanes over fixed-size arrays (no bounds checks inside, so LLVM vectorises the blocks).
 #[inline(always)]
-fn lanes<const I: usize, const O: usize>(inp: [&[f32]; I], out: &mut [&mut [f32]; O], f: impl Fn([f32; I]) -> [f32; O]) {
-    const L: usize = 8;
+fn lanes<const I: usize, const O: usize>(inp: [&[f32]; I], out: &mut [&mut [f32]; O], f: impl Fn([f32; I]) -> [f32; O] + Copy) {
     let n = inp.iter().map(|s| s.len()).chain(out.iter().map(|s| s.len())).min().unwrap_or(0);
-    let full = n / L * L;
-    for base in (0..full).step_by(L) {
-        let ins: [&[f32; L]; I] = std::array::from_fn(|k| inp[k][base..base + L].try_into().unwrap());
-        let mut res = [[0f32; L]; O];
-        for l in 0..L {
-            let r = f(std::array::from_fn(|k| ins[k][l]));
-            for k in 0..O {
-                res[k][l] = r[k];
-            }
-        }
-        for k in 0..O {
-            out[k][base..base + L].copy_from_slice(&res[k]);
-        }
+    let mut base = 0;
+    while base + 8 <= n {
+        block::<I, O, 8>(&inp, out, base, f);
+        base += 8;
     }
-    for i in full..n {
+    if base + 4 <= n {
+        block::<I, O, 4>(&inp, out, base, f);
+        base += 4;
+    }
+    for i in base..n {
         let r = f(std::array::from_fn(|k| inp[k][i]));
         for k in 0..O {
             out[k][i] = r[k];
         }
+    }
+}
+
+#[inline(always)]
+fn block<const I: usize, const O: usize, const L: usize>(inp: &[&[f32]; I], out: &mut [&mut [f32]; O], base: usize, f: impl Fn([f32; I]) -> [f32; O]) {
+    let ins: [&[f32; L]; I] = std::array::from_fn(|k| inp[k][base..base + L].try_into().unwrap());
+    let mut res = [[0f32; L]; O];
+    for l in 0..L {
+        let r = f(std::array::from_fn(|k| ins[k][l]));
+        for k in 0..O {
+            res[k][l] = r[k];
+        }
+    }
+    for k in 0..O {
+        out[k][base..base + L].copy_from_slice(&res[k]);
     }
 }
 
@@ -194,92 +203,95 @@ fn untransform_weights(du: &[f32], co: usize, ci: usize) -> Vec<f32> {
 
 // --- tile transforms, one frame of one channel at a time ------------------------------------------
 
-/// Scratch for one frame: six rows of the padded tile-row band and their transforms.
+/// Scratch for one frame: a zero-padded input row, its phases, and the rows' horizontal
+/// transforms (`[row][6][tiles_w]`).
 struct Band {
-    rows: Vec<f32>,
-    tmp: Vec<f32>,
+    row: Vec<f32>,
     phase: Vec<f32>,
+    horizontal: Vec<f32>,
     out: Vec<f32>,
 }
 
 impl Band {
     fn new(fr: &Frames) -> Self {
-        let wp = M * fr.tiles_w() + 2;
         let tw = fr.tiles_w();
-        Self { rows: vec![0.0; A * wp], tmp: vec![0.0; A * wp], phase: vec![0.0; A * tw], out: vec![0.0; E * tw] }
+        let rows = M * fr.tiles_h() + 2;
+        Self { row: vec![0.0; M * tw + 2], phase: vec![0.0; A * tw], horizontal: vec![0.0; rows * A * tw], out: vec![0.0; A * M * tw] }
     }
 }
 
-/// `B^T d B` of every tile of one frame `plane (h x w)`; element `e` of tile `t` goes to
-/// `dst[e * e_stride + t]`.
-fn input_tiles(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize) {
-    let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
-    let wp = M * tw + 2;
-    for ti in 0..fr.tiles_h() {
-        // Input rows 4 ti - 1 .. 4 ti + 4, columns -1 .. 4 tw, zero outside the frame.
-        for r in 0..A {
-            let row = &mut band.rows[r * wp..(r + 1) * wp];
-            row.fill(0.0);
-            let y = (M * ti + r) as isize - 1;
-            if y >= 0 && (y as usize) < h {
-                row[1..1 + w].copy_from_slice(&plane[y as usize * w..][..w]);
-            }
+/// `row[4 j + k]` for `k < K` and every tile `j` into `phase[k * tw + j]`.
+#[inline(always)]
+fn phases<const K: usize>(row: &[f32], phase: &mut [f32], tw: usize) {
+    for (j, quad) in row.chunks_exact(M).take(tw).enumerate() {
+        for k in 0..M.min(K) {
+            phase[k * tw + j] = quad[k];
         }
-        // Columns: B^T over the six rows, vectorised along the row.
-        {
-            let rows: [&[f32]; 6] = std::array::from_fn(|r| &band.rows[r * wp..(r + 1) * wp]);
-            let mut tmp = split::<6>(&mut band.tmp, wp);
-            lanes(rows, &mut tmp, bt);
+    }
+    for k in M..K {
+        for j in 0..tw {
+            phase[k * tw + j] = row[M * j + k];
         }
-        // Rows: for each transformed row, B^T over each tile's six columns, vectorised over tiles.
-        for r in 0..A {
-            let t = &band.tmp[r * wp..(r + 1) * wp];
-            for k in 0..A {
-                for (j, p) in band.phase[k * tw..(k + 1) * tw].iter_mut().enumerate() {
-                    *p = t[M * j + k];
-                }
+    }
+}
+
+super::simd::multiversion! {
+    /// `B^T d B` of every tile of one frame `plane (h x w)`; element `e` of tile `t` goes to
+    /// `dst[e * e_stride + t]`. Each input row is transformed horizontally once (tile columns
+    /// `4 j - 1 .. 4 j + 4`), then each band of six rows vertically, both over the tiles of a row.
+    fn input_tiles(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize) {
+        let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
+        let rows = M * fr.tiles_h() + 2;
+        let stride = A * tw;
+        // Rows -1 .. 4 th of the frame (zero outside it).
+        for ry in 0..rows {
+            let hz = &mut band.horizontal[ry * stride..(ry + 1) * stride];
+            let y = ry as isize - 1;
+            if y < 0 || y as usize >= h {
+                hz.fill(0.0);
+                continue;
             }
+            band.row[1..1 + w].copy_from_slice(&plane[y as usize * w..][..w]);
+            phases::<6>(&band.row, &mut band.phase, tw);
             let ph: [&[f32]; 6] = std::array::from_fn(|k| &band.phase[k * tw..(k + 1) * tw]);
-            let mut out = split::<6>(&mut band.out[..A * tw], tw);
+            let mut out = split::<6>(hz, tw);
             lanes(ph, &mut out, bt);
+        }
+        for ti in 0..fr.tiles_h() {
             for c in 0..A {
-                // SAFETY: this task alone writes its frame's tiles of its channel.
-                let d = unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) };
-                d.copy_from_slice(&band.out[c * tw..(c + 1) * tw]);
+                let col: [&[f32]; 6] = std::array::from_fn(|r| &band.horizontal[(M * ti + r) * stride + c * tw..][..tw]);
+                // SAFETY: this task alone writes its frame's tiles of its channel, element by element.
+                let mut out: [&mut [f32]; 6] = std::array::from_fn(|r| unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) });
+                lanes(col, &mut out, bt);
             }
         }
     }
 }
 
-/// `A^T m A` of every tile of one frame of one output channel, cropped to the frame, plus `bias`.
-fn output_tiles(fr: &Frames, src: &[f32], e_stride: usize, bias: f32, band: &mut Band, plane: &mut [f32]) {
-    let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
-    for ti in 0..fr.tiles_h() {
-        // Rows: A^T over the six columns of each transformed row -> s[r][q], tw lanes each.
-        let s = &mut band.tmp[..A * M * tw];
-        for r in 0..A {
-            let m: [&[f32]; 6] = std::array::from_fn(|c| &src[(r * A + c) * e_stride + ti * tw..][..tw]);
-            let mut out = split::<4>(&mut s[r * M * tw..(r + 1) * M * tw], tw);
-            lanes(m, &mut out, at);
-        }
-        // Columns: A^T over r for each q -> o[p][q].
-        for q in 0..M {
-            let col: [&[f32]; 6] = std::array::from_fn(|r| &band.tmp[(r * M + q) * tw..][..tw]);
-            let mut out = split::<4>(&mut band.out[q * M * tw..(q + 1) * M * tw], tw);
-            lanes(col, &mut out, at);
-        }
-        for p in 0..M {
-            let y = M * ti + p;
-            if y >= h {
-                break;
+super::simd::multiversion! {
+    /// `A^T m A` of every tile of one frame of one output channel, cropped to the frame, plus `bias`.
+    fn output_tiles(fr: &Frames, src: &[f32], e_stride: usize, bias: f32, band: &mut Band, plane: &mut [f32]) {
+        let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
+        for ti in 0..fr.tiles_h() {
+            // Vertical: A^T over the six rows of each tile column -> s[p][c], tw lanes each.
+            for c in 0..A {
+                let m: [&[f32]; 6] = std::array::from_fn(|r| &src[(r * A + c) * e_stride + ti * tw..][..tw]);
+                let mut out = split::<4>(&mut band.horizontal[c * M * tw..(c + 1) * M * tw], tw);
+                lanes(m, &mut out, at);
             }
-            let row = &mut plane[y * w..(y + 1) * w];
-            for q in 0..M {
-                let o = &band.out[(q * M + p) * tw..][..tw];
-                for (j, v) in o.iter().enumerate() {
-                    let x = M * j + q;
-                    if x < w {
-                        row[x] = v + bias;
+            // Horizontal: A^T over c for each output row p -> o[p][q].
+            for p in 0..M {
+                let row: [&[f32]; 6] = std::array::from_fn(|c| &band.horizontal[(c * M + p) * tw..][..tw]);
+                let mut out = split::<4>(&mut band.out[p * M * tw..(p + 1) * M * tw], tw);
+                lanes(row, &mut out, at);
+            }
+            for p in 0..M.min(h - M * ti) {
+                let y = M * ti + p;
+                let o = &band.out[p * M * tw..(p + 1) * M * tw];
+                let row = &mut plane[y * w..(y + 1) * w];
+                for (j, quad) in row.chunks_mut(M).enumerate() {
+                    for (q, v) in quad.iter_mut().enumerate() {
+                        *v = o[q * tw + j] + bias;
                     }
                 }
             }
@@ -287,49 +299,48 @@ fn output_tiles(fr: &Frames, src: &[f32], e_stride: usize, bias: f32, band: &mut
     }
 }
 
-/// `A dY A^T` of every 4x4 tile of one frame of one output channel's gradient (zero outside the
-/// frame); element `e` of tile `t` goes to `dst[e * e_stride + t]`.
-fn gradient_tiles(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize) {
-    let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
-    let wp = M * tw + 2;
-    for ti in 0..fr.tiles_h() {
-        for r in 0..M {
-            let row = &mut band.rows[r * wp..(r + 1) * wp];
-            row.fill(0.0);
-            let y = M * ti + r;
-            if y < h {
-                row[..w].copy_from_slice(&plane[y * w..][..w]);
+super::simd::multiversion! {
+    /// `A dY A^T` of every 4x4 tile of one frame of one output channel's gradient (zero outside
+    /// the frame); element `e` of tile `t` goes to `dst[e * e_stride + t]`.
+    fn gradient_tiles(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize) {
+        let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
+        let stride = A * tw;
+        for y in 0..M * fr.tiles_h() {
+            let hz = &mut band.horizontal[y * stride..(y + 1) * stride];
+            if y >= h {
+                hz.fill(0.0);
+                continue;
             }
-        }
-        {
-            let rows: [&[f32]; 4] = std::array::from_fn(|r| &band.rows[r * wp..(r + 1) * wp]);
-            let mut tmp = split::<6>(&mut band.tmp, wp);
-            lanes(rows, &mut tmp, a);
-        }
-        for r in 0..A {
-            let t = &band.tmp[r * wp..(r + 1) * wp];
-            for k in 0..M {
-                for (j, p) in band.phase[k * tw..(k + 1) * tw].iter_mut().enumerate() {
-                    *p = t[M * j + k];
-                }
-            }
+            band.row[..w].copy_from_slice(&plane[y * w..][..w]);
+            phases::<4>(&band.row, &mut band.phase, tw);
             let ph: [&[f32]; 4] = std::array::from_fn(|k| &band.phase[k * tw..(k + 1) * tw]);
-            let mut out = split::<6>(&mut band.out[..A * tw], tw);
+            let mut out = split::<6>(hz, tw);
             lanes(ph, &mut out, a);
+        }
+        for ti in 0..fr.tiles_h() {
             for c in 0..A {
-                // SAFETY: this task alone writes its frame's tiles of its channel.
-                let d = unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) };
-                d.copy_from_slice(&band.out[c * tw..(c + 1) * tw]);
+                let col: [&[f32]; 4] = std::array::from_fn(|r| &band.horizontal[(M * ti + r) * stride + c * tw..][..tw]);
+                // SAFETY: as in `input_tiles`.
+                let mut out: [&mut [f32]; 6] = std::array::from_fn(|r| unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) });
+                lanes(col, &mut out, a);
             }
         }
     }
 }
 
-/// Transformed tiles `[36][channels][tiles]` of `x [batch, channels, frames, h, w]`, by `tile`
+/// Distance between the 36 element matrices of a transformed-tile buffer of `channels x tiles`:
+/// one cache line more than the matrix, so the 36 streams that a tile's transform writes (or
+/// reads) do not all fall into the same L1 set, as they would at a multiple of 4 KiB.
+fn e_stride(channels: usize, total: usize) -> usize {
+    (channels * total).next_multiple_of(16) + 16
+}
+
+/// Transformed tiles `[36][channels][tiles]` (element matrices [`e_stride`] apart) of `x [batch, channels, frames, h, w]`, by `tile`
 /// (`input_tiles` or `gradient_tiles`).
 fn transform_all(fr: &Frames, x: &[f32], channels: usize, tile: fn(&Frames, &[f32], &mut Band, SharedMut, usize)) -> Vec<f32> {
     let total = fr.total_tiles();
-    let mut v = vec![0f32; E * channels * total];
+    let es = e_stride(channels, total);
+    let mut v = vec![0f32; E * es];
     let dst = SharedMut::new(v.as_mut_ptr());
     let nf = fr.batch * fr.frames;
     (0..channels * nf).into_par_iter().for_each_init(
@@ -337,9 +348,9 @@ fn transform_all(fr: &Frames, x: &[f32], channels: usize, tile: fn(&Frames, &[f3
         |band, i| {
             let (c, f) = (i / nf, i % nf);
             // SAFETY: offset within `v`; element `e` of this (channel, frame) lands at
-            // `(e * channels + c) * total + f * tiles + t`.
+            // `e * es + c * total + f * tiles + t`.
             let base = unsafe { SharedMut::new(dst.ptr().add(c * total + f * fr.tiles())) };
-            tile(fr, &x[fr.offset(channels, f, c)..][..fr.plane()], band, base, channels * total);
+            tile(fr, &x[fr.offset(channels, f, c)..][..fr.plane()], band, base, es);
         },
     );
     v
@@ -353,14 +364,15 @@ const TILE_CHUNK: usize = 1024;
 fn convolve(fr: &Frames, x: &[f32], cin: usize, cout: usize, u: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let total = fr.total_tiles();
     let v = transform_all(fr, x, cin, input_tiles);
-    let mut m = vec![0f32; E * cout * total];
+    let (vs, ms) = (e_stride(cin, total), e_stride(cout, total));
+    let mut m = vec![0f32; E * ms];
     let mp = SharedMut::new(m.as_mut_ptr());
     let tasks: Vec<(usize, usize)> = (0..E).flat_map(|e| (0..total).step_by(TILE_CHUNK).map(move |s| (e, s))).collect();
     tasks.into_par_iter().for_each(|(e, s)| {
         let len = TILE_CHUNK.min(total - s);
         // SAFETY: task (e, s) alone writes columns s..s + len of M_e; the operands are in bounds.
         unsafe {
-            matmul(cout, len, cin, mp.ptr().add(e * cout * total + s), total as isize, 1, false, u[e * cin * cout..].as_ptr(), 1, cout as isize, v[e * cin * total + s..].as_ptr(), total as isize, 1, 1.0, Parallelism::None);
+            matmul(cout, len, cin, mp.ptr().add(e * ms + s), total as isize, 1, false, u[e * cin * cout..].as_ptr(), 1, cout as isize, v[e * vs + s..].as_ptr(), total as isize, 1, 1.0, Parallelism::None);
         }
     });
     drop(v);
@@ -373,7 +385,7 @@ fn convolve(fr: &Frames, x: &[f32], cin: usize, cout: usize, u: &[f32], bias: Op
             let (c, f) = (i / nf, i % nf);
             // SAFETY: this task alone writes frame f of output channel c.
             let plane = unsafe { std::slice::from_raw_parts_mut(op.ptr().add(fr.offset(cout, f, c)), fr.plane()) };
-            output_tiles(fr, &m[c * total + f * fr.tiles()..], cout * total, bias.map_or(0.0, |b| b[c]), band, plane);
+            output_tiles(fr, &m[c * total + f * fr.tiles()..], ms, bias.map_or(0.0, |b| b[c]), band, plane);
         },
     );
     out
@@ -394,7 +406,7 @@ pub fn backward(fr: Frames, cin: usize, cout: usize, x: &[f32], weight: &[f32], 
     du.par_chunks_mut(cout * cin).enumerate().for_each(|(e, dst)| {
         // SAFETY: operands in bounds; each task writes its own element's matrix.
         unsafe {
-            matmul(cout, cin, total, dst.as_mut_ptr(), cin as isize, 1, false, z[e * cout * total..].as_ptr(), total as isize, 1, v[e * cin * total..].as_ptr(), 1, total as isize, 1.0, Parallelism::None);
+            matmul(cout, cin, total, dst.as_mut_ptr(), cin as isize, 1, false, z[e * e_stride(cout, total)..].as_ptr(), total as isize, 1, v[e * e_stride(cin, total)..].as_ptr(), 1, total as isize, 1.0, Parallelism::None);
         }
     });
     drop((z, v));
