@@ -106,6 +106,37 @@ fn weight_per_tap(d: &ConvDims, weight: &[f32], transposed: bool) -> Vec<f32> {
     out
 }
 
+/// `rows` rows of `len` values per image (row `r` of image `b` at `src[(b * rows + r) * stride..]`)
+/// transposed to `[batch, len, rows]`. One task per 64 positions, in sub-blocks of 16 positions x
+/// 64 rows: each row's run is one cache line read, and the 16 x 4 lines written stay in L1 even
+/// when `rows * 4` bytes is a multiple of 1-2 KiB (which maps a taller block onto few L1 sets).
+fn transpose(src: &[f32], batch: usize, rows: usize, len: usize, stride: usize) -> Vec<f32> {
+    const TASK: usize = 64;
+    const SUB: usize = 16;
+    const ROWS: usize = 64;
+    let mut out = vec![0f32; batch * len * rows];
+    let per_image = len.div_ceil(TASK);
+    let dst = SharedMut::new(out.as_mut_ptr());
+    (0..batch * per_image).into_par_iter().for_each(|i| {
+        let (b, p0) = (i / per_image, (i % per_image) * TASK);
+        let n = TASK.min(len - p0);
+        // SAFETY: task i alone writes positions p0..p0 + n of image b.
+        let block = unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((b * len + p0) * rows), n * rows) };
+        for s0 in (0..n).step_by(SUB) {
+            let m = SUB.min(n - s0);
+            for r0 in (0..rows).step_by(ROWS) {
+                for r in r0..rows.min(r0 + ROWS) {
+                    let run = &src[(b * rows + r) * stride + p0 + s0..][..m];
+                    for (p, v) in run.iter().enumerate() {
+                        block[(s0 + p) * rows + r] = *v;
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
 /// The input zero-padded in height and width, `[batch, ci, t, hp, wp]` (borrowed when unpadded).
 fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
     if d.pad == [0, 0] {
@@ -244,19 +275,19 @@ pub fn backward_taps(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_
     // padded[:, off + range]^T: the reduction axis is long and the result small. Tasks are
     // (tap, group of ranges); each writes its tap's columns of its group's partial weight
     // gradient (already in the `[co, ci, taps]` layout), and the groups' partials are summed after.
-    // The output gradient is transposed once to `[batch, n, co]`: as a column-major left operand
-    // (`co` a multiple of 16) `gemm` reads it in place instead of packing it again for every tap.
-    let mut wide_t = vec![0f32; d.batch * n * d.cout];
-    const TILE: usize = 64;
-    wide_t.par_chunks_mut(TILE * d.cout).enumerate().for_each(|(i, dst)| {
-        for (j, row) in dst.chunks_mut(d.cout).enumerate() {
-            let (b, p) = ((i * TILE + j) / n, (i * TILE + j) % n);
-            let src = &wide[b * d.cout * g_stride + front + p..];
-            for (c, v) in row.iter_mut().enumerate() {
-                *v = src[c * g_stride];
-            }
-        }
-    });
+    // The output gradient is transposed once to `[batch, n, co]`: a column-major left operand,
+    // which `gemm` reads in place when `co` is a multiple of 16, instead of packing it again for
+    // every tap. With several taps the padded input is transposed too, to `[batch, positions, ci]`:
+    // a row-major right operand at every tap's offset, instead of a gather across channel rows
+    // that are often 4 KiB apart (a 32x32 frame's temporal convolution: 3.8 -> 2.5 ms in
+    // `conv_bench`; for one tap the transpose costs more than it saves).
+    let wide_t = transpose(&wide[front..], d.batch, d.cout, n, g_stride);
+    let xp_t = (taps > 1).then(|| transpose(&xp, d.batch, d.cin, in_stride, in_stride));
+    // The right operand of tap `tap` at position `s` of image `b`, and its row and column strides.
+    let rhs = |b: usize, tap: usize, s: usize| match &xp_t {
+        Some(t) => (t[(b * in_stride + d.offset(tap) + s) * d.cin..].as_ptr(), d.cin as isize, 1),
+        None => (xp[b * d.cin * in_stride + d.offset(tap) + s..].as_ptr(), 1, in_stride as isize),
+    };
     let chunk = chunk_len(d.cout.max(d.cin), n, d.batch);
     let ranges = tasks(d.batch, n, chunk);
     let groups = (4 * rayon::current_num_threads()).div_ceil(taps).clamp(1, ranges.len());
@@ -269,10 +300,11 @@ pub fn backward_taps(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_
         let (tap, g) = (task % taps, task / taps);
         for (i, &(b, s)) in ranges[g * per_group..ranges.len().min((g + 1) * per_group)].iter().enumerate() {
             let len = chunk.min(n - s);
+            let (r, r_rs, r_cs) = rhs(b, tap, s);
             // SAFETY: as in `forward`; task (tap, g) alone writes the elements `tap + taps * k` of
             // group g's partial.
             unsafe {
-                matmul(d.cout, d.cin, len, part_ptr.ptr().add(g * wlen + tap), (d.cin * taps) as isize, taps as isize, i > 0, wide_t[(b * n + s) * d.cout..].as_ptr(), 1, d.cout as isize, xp[b * d.cin * in_stride + d.offset(tap) + s..].as_ptr(), 1, in_stride as isize, 1.0, Parallelism::None);
+                matmul(d.cout, d.cin, len, part_ptr.ptr().add(g * wlen + tap), (d.cin * taps) as isize, taps as isize, i > 0, wide_t[(b * n + s) * d.cout..].as_ptr(), 1, d.cout as isize, r, r_rs, r_cs, 1.0, Parallelism::None);
             }
         }
     });
