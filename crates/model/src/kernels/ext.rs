@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::attention::{self, AttnDims};
 use super::conv::{self, ConvDims};
 use super::norm;
+use super::permute;
 use super::simd;
 use super::ssim::{self as ssim_kernel, SsimDims};
 
@@ -32,6 +33,8 @@ pub trait FusedOps: Backend {
     /// Mean SSIM (7x7 uniform window, no padding) of the channel means of `x` and `y`
     /// `[b, c, t, h, w]`, as a `[1]` tensor.
     fn fused_ssim(x: FloatTensor<Self>, y: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `x.permute(axes)`, materialised contiguously.
+    fn fused_permute(x: FloatTensor<Self>, axes: Vec<usize>) -> FloatTensor<Self>;
 }
 
 /// The tensor's f32 values in row-major order (copied only when strided or offset).
@@ -108,6 +111,13 @@ fn ssim_forward(x: &FlexTensor, y: &FlexTensor) -> FlexTensor {
     tensor(vec![ssim_kernel::forward(d, &values(x), &values(y))], Shape::new([1]))
 }
 
+fn permute_forward(x: &FlexTensor, axes: &[usize]) -> FlexTensor {
+    let shape = x.layout().shape();
+    let dims: Vec<usize> = (0..shape.num_dims()).map(|i| shape[i]).collect();
+    let out: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
+    tensor(permute::permute(&values(x), &dims, axes), Shape::from(out))
+}
+
 impl FusedOps for Flex {
     fn fused_attention(q: FlexTensor, k: FlexTensor, v: FlexTensor, bias: FlexTensor, heads: usize) -> FlexTensor {
         attention_forward(&q, &k, &v, &bias, heads, false).0
@@ -127,6 +137,25 @@ impl FusedOps for Flex {
 
     fn fused_ssim(x: FlexTensor, y: FlexTensor) -> FlexTensor {
         ssim_forward(&x, &y)
+    }
+
+    fn fused_permute(x: FlexTensor, axes: Vec<usize>) -> FlexTensor {
+        permute_forward(&x, &axes)
+    }
+}
+
+#[derive(Debug)]
+struct PermuteBackward;
+
+impl Backward<Flex, 1> for PermuteBackward {
+    type State = Vec<usize>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let dy = grads.consume::<Flex>(&ops.node);
+        let [parent] = ops.parents;
+        if let Some(node) = parent {
+            grads.register::<Flex>(node.id, permute_forward(&dy, &permute::inverse(&ops.state)));
+        }
     }
 }
 
@@ -308,6 +337,17 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
                 prep.finish((x, y), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(ssim_forward(&x, &y)),
+        }
+    }
+
+    fn fused_permute(x: FloatTensor<Self>, axes: Vec<usize>) -> FloatTensor<Self> {
+        let (x, xn) = x.into_parts();
+        match PermuteBackward.prepare::<C>([xn]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let out = permute_forward(&x, &axes);
+                prep.finish(axes, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(permute_forward(&x, &axes)),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Fused CPU kernels for the flex backend: multi-head attention (forward and a recomputing
 //! backward, never materialising the `queries x keys` probabilities of a whole head), the exact
-//! GELU, 3D convolution as per-tap GEMMs in NCDHW, channel RMS norm + SiLU, and the SSIM loss
-//! term, all multi-threaded over the rayon pool.
+//! GELU, 3D convolution (per-tap GEMMs in NCDHW, Winograd F(4x4, 3x3) for 1x3x3 kernels),
+//! channel RMS norm + SiLU, the SSIM loss term, and axis permutations, all multi-threaded over
+//! the rayon pool.
 //!
 //! burn composes these from generic tensor operations: attention under autodiff becomes matmul,
 //! softmax and matmul with every score tensor kept for the backward pass, the element-wise work
@@ -16,6 +17,7 @@ pub mod attention;
 pub mod conv;
 mod ext;
 pub mod norm;
+pub mod permute;
 pub mod simd;
 pub mod ssim;
 pub mod winograd;
@@ -176,4 +178,13 @@ pub fn ssim(x: Tensor<5>, y: Tensor<5>) -> Tensor<1> {
     let num = (mx.clone() * my.clone()).mul_scalar(2.0).add_scalar(c1) * sxy.mul_scalar(2.0).add_scalar(c2);
     let den = (mx.clone() * mx + my.clone() * my).add_scalar(c1) * (sxx + syy).add_scalar(c2);
     (num / den).mean()
+}
+
+/// `x.permute(axes)`, materialised contiguously on flex by a multi-threaded copy (so a following
+/// reshape is free); burn's lazy permute elsewhere.
+pub fn permute<const D: usize>(x: Tensor<D>, axes: [usize; D]) -> Tensor<D> {
+    if fused_for(&x) {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::fused_permute(x.into_dispatch(), axes.to_vec()));
+    }
+    x.permute(axes)
 }

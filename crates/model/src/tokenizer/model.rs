@@ -162,7 +162,7 @@ impl ResBlock {
 pub fn space_to_depth(x: Tensor<5>, f: usize) -> Tensor<5> {
     let [b, c, t, h, w] = x.dims();
     let x: Tensor<7> = x.reshape([b * c, t, h / f, f, w / f, f, 1]);
-    x.permute([0, 3, 5, 1, 2, 4, 6]).reshape([b, c * f * f, t, h / f, w / f])
+    crate::kernels::permute(x, [0, 3, 5, 1, 2, 4, 6]).reshape([b, c * f * f, t, h / f, w / f])
 }
 
 /// Depth-to-space by `f`, the inverse of [`space_to_depth`].
@@ -170,7 +170,7 @@ pub fn depth_to_space(x: Tensor<5>, f: usize) -> Tensor<5> {
     let [b, cff, t, h, w] = x.dims();
     let c = cff / (f * f);
     let x: Tensor<7> = x.reshape([b * c, f, f, t, h, w, 1]);
-    x.permute([0, 3, 4, 1, 5, 2, 6]).reshape([b, c, t, h * f, w * f])
+    crate::kernels::permute(x, [0, 3, 4, 1, 5, 2, 6]).reshape([b, c, t, h * f, w * f])
 }
 
 /// Causal 2x temporal grouping: frames `(2j-1, 2j)` stacked on channels; at the start of a clip frame 0
@@ -180,7 +180,7 @@ fn time_to_depth(x: Tensor<5>, clip_start: bool) -> Tensor<5> {
     let [b, c, t, h, w] = x.dims();
     debug_assert!(t % 2 == 0);
     let x: Tensor<6> = x.reshape([b, c, t / 2, 2, h, w]);
-    x.permute([0, 3, 1, 2, 4, 5]).reshape([b, 2 * c, t / 2, h, w])
+    crate::kernels::permute(x, [0, 3, 1, 2, 4, 5]).reshape([b, 2 * c, t / 2, h, w])
 }
 
 /// Inverse of [`time_to_depth`]: each frame becomes two; at the start of a clip the first (the repeated frame 0) is dropped.
@@ -188,7 +188,7 @@ fn depth_to_time(x: Tensor<5>, clip_start: bool) -> Tensor<5> {
     let [b, c2, t, h, w] = x.dims();
     let c = c2 / 2;
     let x: Tensor<6> = x.reshape([b, 2, c, t, h, w]);
-    let x = x.permute([0, 2, 3, 1, 4, 5]).reshape([b, c, t * 2, h, w]);
+    let x = crate::kernels::permute(x, [0, 2, 3, 1, 4, 5]).reshape([b, c, t * 2, h, w]);
     if clip_start {
         x.narrow(2, 1, 2 * t - 1)
     } else {
