@@ -158,14 +158,20 @@ fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
 /// `[batch, co, t', h', w']`. 1x3x3 kernels with padding 1 take Winograd's F(4x4, 3x3)
 /// (`winograd.rs`), every other shape the per-tap products ([`forward_taps`]).
 pub fn forward(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+    forward_keeping(d, x, weight, bias, false).0
+}
+
+/// [`forward`], also returning what the backward pass can reuse when `keep` (Winograd's
+/// transformed input tiles; nothing for the per-tap path).
+pub fn forward_keeping(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32], keep: bool) -> (Vec<f32>, Option<Vec<f32>>) {
     match winograd_frames(&d) {
         Some(fr) => {
             d.validate();
             assert_eq!(x.len(), d.batch * d.cin * d.input.iter().product::<usize>(), "conv: input shape");
             assert_eq!(weight.len(), d.cout * d.cin * 9, "conv: weight shape");
-            winograd::forward(fr, d.cin, d.cout, x, weight, bias)
+            winograd::forward_keeping(fr, d.cin, d.cout, x, weight, bias, keep)
         }
-        None => forward_taps(d, x, weight, bias),
+        None => (forward_taps(d, x, weight, bias), None),
     }
 }
 
@@ -227,13 +233,18 @@ pub fn forward_taps(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec
 /// Gradients of the input, weight and bias from the output gradient `dout [batch, co, t', h', w']`
 /// (Winograd for 1x3x3 kernels with padding 1, as in [`forward`]).
 pub fn backward(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input: bool) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
+    backward_with(d, x, weight, dout, need_input, None)
+}
+
+/// [`backward`] with what [`forward_keeping`] kept, if anything.
+pub fn backward_with(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_input: bool, kept: Option<&[f32]>) -> (Option<Vec<f32>>, Vec<f32>, Vec<f32>) {
     match winograd_frames(&d) {
         Some(fr) => {
             d.validate();
             let positions: usize = d.input.iter().product();
             assert_eq!(dout.len(), d.batch * d.cout * positions, "conv backward: output gradient shape");
             let dbias: Vec<f32> = (0..d.cout).into_par_iter().map(|c| (0..d.batch).map(|b| dout[(b * d.cout + c) * positions..][..positions].iter().sum::<f32>()).sum()).collect();
-            let (dx, dw) = winograd::backward(fr, d.cin, d.cout, x, weight, dout, need_input);
+            let (dx, dw) = winograd::backward(fr, d.cin, d.cout, x, weight, dout, need_input, kept);
             (dx, dw, dbias)
         }
         None => backward_taps(d, x, weight, dout, need_input),
@@ -489,14 +500,20 @@ mod tests {
             close("output", &winograd::forward(fr, cin, cout, &x, &wt, &bias), &want);
             close("output (dispatch)", &forward(d, &x, &wt, &bias), &want);
             let (tx, tw, tb) = backward_taps(d, &x, &wt, &g, true);
-            let (dx, dw) = winograd::backward(fr, cin, cout, &x, &wt, &g, true);
+            let (dx, dw) = winograd::backward(fr, cin, cout, &x, &wt, &g, true, None);
             close("input gradient", &dx.unwrap(), tx.as_ref().unwrap());
             close("weight gradient", &dw, &tw);
             let (dx, dw, db) = backward(d, &x, &wt, &g, true);
-            close("input gradient (dispatch)", &dx.unwrap(), tx.as_ref().unwrap());
+            close("input gradient (dispatch)", dx.as_ref().unwrap(), tx.as_ref().unwrap());
             close("weight gradient (dispatch)", &dw, &tw);
             close("bias gradient (dispatch)", &db, &tb);
-            assert!(winograd::backward(fr, cin, cout, &x, &wt, &g, false).0.is_none());
+            assert!(winograd::backward(fr, cin, cout, &x, &wt, &g, false, None).0.is_none());
+            // With the forward's kept tiles: the same gradients.
+            let (out, kept) = forward_keeping(d, &x, &wt, &bias, true);
+            close("output (keeping)", &out, &want);
+            assert_eq!(kept.is_some(), winograd_frames(&d).is_some());
+            let (kx, kw, _) = backward_with(d, &x, &wt, &g, true, kept.as_deref());
+            assert_eq!((kx, kw), (dx, dw));
         }
         // And against the f64 direct convolution, on a shape the dispatch sends to Winograd.
         let d = ConvDims { batch: 1, cin: 32, cout: 32, input: [1, 6, 9], kernel: [1, 3, 3], pad: [1, 1] };

@@ -81,11 +81,12 @@ fn conv_dims(x: &FlexTensor, weight: &FlexTensor, pad: [usize; 2]) -> ConvDims {
     ConvDims { batch: xs[0], cin: xs[1], cout: ws[0], input: [xs[2], xs[3], xs[4]], kernel: [ws[2], ws[3], ws[4]], pad }
 }
 
-fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, pad: [usize; 2]) -> FlexTensor {
+/// Convolution forward; also returns what the backward can reuse when `keep`.
+fn conv_forward(x: &FlexTensor, weight: &FlexTensor, bias: &FlexTensor, pad: [usize; 2], keep: bool) -> (FlexTensor, Option<Vec<f32>>) {
     let d = conv_dims(x, weight, pad);
-    let out = conv::forward(d, &values(x), &values(weight), &values(bias));
+    let (out, kept) = conv::forward_keeping(d, &values(x), &values(weight), &values(bias), keep);
     let [t, h, w] = d.output();
-    tensor(out, Shape::new([d.batch, d.cout, t, h, w]))
+    (tensor(out, Shape::new([d.batch, d.cout, t, h, w])), kept)
 }
 
 /// `(batch, positions)` of a `[b, c, ...]` tensor normalised over axis 1 by a `[c]` gain.
@@ -128,7 +129,7 @@ impl FusedOps for Flex {
     }
 
     fn fused_conv3d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, pad_h: usize, pad_w: usize) -> FlexTensor {
-        conv_forward(&x, &weight, &bias, [pad_h, pad_w])
+        conv_forward(&x, &weight, &bias, [pad_h, pad_w], false).0
     }
 
     fn fused_norm_silu(x: FlexTensor, gain: FlexTensor) -> FlexTensor {
@@ -205,14 +206,15 @@ impl Backward<Flex, 2> for NormSiluBackward {
 struct ConvBackward;
 
 impl Backward<Flex, 3> for ConvBackward {
-    type State = (FlexTensor, FlexTensor, [usize; 2]);
+    /// Input, weight, padding, and what the forward kept for the backward.
+    type State = (FlexTensor, FlexTensor, [usize; 2], Option<std::sync::Arc<Vec<f32>>>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
-        let (x, weight, pad) = ops.state;
+        let (x, weight, pad, kept) = ops.state;
         let dout = grads.consume::<Flex>(&ops.node);
         let d = conv_dims(&x, &weight, pad);
         let [px, pw, pb] = ops.parents;
-        let (dx, dw, db) = conv::backward(d, &values(&x), &values(&weight), &values(&dout), px.is_some());
+        let (dx, dw, db) = conv::backward_with(d, &values(&x), &values(&weight), &values(&dout), px.is_some(), kept.as_deref().map(|v| v.as_slice()));
         if let (Some(node), Some(dx)) = (px, dx) {
             grads.register::<Flex>(node.id, tensor(dx, x.layout().shape().clone()));
         }
@@ -309,10 +311,10 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
         let pad = [pad_h, pad_w];
         match ConvBackward.prepare::<C>([xn, wn, bn]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let out = conv_forward(&x, &weight, &bias, pad);
-                prep.finish((x, weight, pad), out)
+                let (out, kept) = conv_forward(&x, &weight, &bias, pad, true);
+                prep.finish((x, weight, pad, kept.map(std::sync::Arc::new)), out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(conv_forward(&x, &weight, &bias, pad)),
+            OpsKind::UnTracked(prep) => prep.finish(conv_forward(&x, &weight, &bias, pad, false).0),
         }
     }
 
