@@ -61,6 +61,12 @@ impl Frames {
     }
 }
 
+// G's constants as products (a division per value is slow).
+const Q: f32 = 0.25;
+const S: f32 = 1.0 / 6.0;
+const T: f32 = 1.0 / 12.0;
+const W: f32 = 1.0 / 24.0;
+
 // --- 1-D transforms, element-wise over equally long slices (so the loops vectorise) ----------
 
 /// `B^T d` on six inputs.
@@ -91,14 +97,14 @@ fn a(y: [f32; 4]) -> [f32; 6] {
 #[inline(always)]
 fn g(w: [f32; 3]) -> [f32; 6] {
     let [g0, g1, g2] = w;
-    [g0 / 4.0, -(g0 + g1 + g2) / 6.0, -(g0 - g1 + g2) / 6.0, g0 / 24.0 + g1 / 12.0 + g2 / 6.0, g0 / 24.0 - g1 / 12.0 + g2 / 6.0, g2]
+    [Q * g0, -S * (g0 + g1 + g2), -S * (g0 - g1 + g2), W * g0 + T * g1 + S * g2, W * g0 - T * g1 + S * g2, g2]
 }
 
 /// `G^T u` on six inputs.
 #[inline(always)]
 fn gt(u: [f32; 6]) -> [f32; 3] {
     let [u0, u1, u2, u3, u4, u5] = u;
-    [u0 / 4.0 - (u1 + u2) / 6.0 + (u3 + u4) / 24.0, (u2 - u1) / 6.0 + (u3 - u4) / 12.0, (u3 + u4 - u1 - u2) / 6.0 + u5]
+    [Q * u0 - S * (u1 + u2) + W * (u3 + u4), S * (u2 - u1) + T * (u3 - u4), S * (u3 + u4 - u1 - u2) + u5]
 }
 
 /// Applies a 1-D transform `f` lane by lane: `out[k][i] = f(inp[..][i])[k]`, in blocks of 8 and
@@ -155,31 +161,35 @@ fn split<const N: usize>(buf: &mut [f32], len: usize) -> [&mut [f32]; N] {
 /// input gradient (`flip`).
 pub(crate) fn transform_weights(weight: &[f32], co: usize, ci: usize, flip: bool) -> Vec<f32> {
     let (rows, cols) = if flip { (ci, co) } else { (co, ci) };
-    // Each kernel's 36 values, `[co][ci][36]`, in parallel over output channels ...
-    let mut per_kernel = vec![0f32; E * co * ci];
-    per_kernel.par_chunks_mut(E * ci).enumerate().for_each(|(o, dst)| {
-        for i in 0..ci {
-            let k = &weight[(o * ci + i) * 9..][..9];
-            let at = |y: usize, x: usize| if flip { k[(2 - y) * 3 + 2 - x] } else { k[y * 3 + x] };
-            // G g: 6 x 3, then (G g) G^T: 6 x 6.
-            let cols3: [[f32; 6]; 3] = std::array::from_fn(|x| g([at(0, x), at(1, x), at(2, x)]));
-            for y in 0..A {
-                let row = g([cols3[0][y], cols3[1][y], cols3[2][y]]);
-                dst[i * E + y * A..i * E + y * A + A].copy_from_slice(&row);
-            }
-        }
-    });
-    // ... then gathered into the 36 column-major matrices, in parallel over elements.
     let mut u = vec![0f32; E * co * ci];
-    u.par_chunks_mut(co * ci).enumerate().for_each(|(e, dst)| {
-        for o in 0..co {
-            for i in 0..ci {
-                let (r, c) = if flip { (i, o) } else { (o, i) };
-                dst[c * rows + r] = per_kernel[(o * ci + i) * E + e];
+    let up = SharedMut::new(u.as_mut_ptr());
+    // Matrix element (r, c) of U_e lives at `e * rows * cols + c * rows + r`: one task per column
+    // `c` fills a local `[36][rows]` block, then copies one contiguous run into each matrix (the
+    // 36 matrices are often a multiple of 4 KiB apart, so writing them element by element would
+    // keep evicting each other from L1).
+    (0..cols).into_par_iter().for_each_init(
+        || vec![0f32; E * rows],
+        |block, c| {
+            for r in 0..rows {
+                let (o, i) = if flip { (c, r) } else { (r, c) };
+                let k = &weight[(o * ci + i) * 9..][..9];
+                let at = |y: usize, x: usize| if flip { k[(2 - y) * 3 + 2 - x] } else { k[y * 3 + x] };
+                // G g: 6 x 3, then (G g) G^T: 6 x 6.
+                let cols3: [[f32; 6]; 3] = std::array::from_fn(|x| g([at(0, x), at(1, x), at(2, x)]));
+                for y in 0..A {
+                    let row = g([cols3[0][y], cols3[1][y], cols3[2][y]]);
+                    for (x, v) in row.into_iter().enumerate() {
+                        block[(y * A + x) * rows + r] = v;
+                    }
+                }
             }
-        }
-    });
-    let _ = cols;
+            for e in 0..E {
+                // SAFETY: task c alone writes column c of every matrix.
+                let dst = unsafe { std::slice::from_raw_parts_mut(up.ptr().add(e * rows * cols + c * rows), rows) };
+                dst.copy_from_slice(&block[e * rows..(e + 1) * rows]);
+            }
+        },
+    );
     u
 }
 
@@ -187,17 +197,25 @@ pub(crate) fn transform_weights(weight: &[f32], co: usize, ci: usize, flip: bool
 /// weight gradient `[co, ci, 1, 3, 3]`.
 fn untransform_weights(du: &[f32], co: usize, ci: usize) -> Vec<f32> {
     let mut dw = vec![0f32; co * ci * 9];
-    dw.par_chunks_mut(ci * 9).enumerate().for_each(|(o, dst)| {
-        for i in 0..ci {
-            let el = |y: usize, x: usize| du[((y * A + x) * co + o) * ci + i];
-            // G^T dU: 3 x 6, then (G^T dU) G: 3 x 3.
-            let cols: [[f32; 3]; 6] = std::array::from_fn(|x| gt(std::array::from_fn(|y| el(y, x))));
-            for y in 0..3 {
-                let row = gt(std::array::from_fn(|x| cols[x][y]));
-                dst[i * 9 + y * 3..i * 9 + y * 3 + 3].copy_from_slice(&row);
+    // One task per output channel: its 36 rows of `ci` values are gathered first (contiguous
+    // reads, rather than 36 streams a multiple of 4 KiB apart per kernel).
+    dw.par_chunks_mut(ci * 9).enumerate().for_each_init(
+        || vec![0f32; E * ci],
+        |block, (o, dst)| {
+            for e in 0..E {
+                block[e * ci..(e + 1) * ci].copy_from_slice(&du[(e * co + o) * ci..][..ci]);
             }
-        }
-    });
+            for i in 0..ci {
+                let el = |y: usize, x: usize| block[(y * A + x) * ci + i];
+                // G^T dU: 3 x 6, then (G^T dU) G: 3 x 3.
+                let cols: [[f32; 3]; 6] = std::array::from_fn(|x| gt(std::array::from_fn(|y| el(y, x))));
+                for y in 0..3 {
+                    let row = gt(std::array::from_fn(|x| cols[x][y]));
+                    dst[i * 9 + y * 3..i * 9 + y * 3 + 3].copy_from_slice(&row);
+                }
+            }
+        },
+    );
     dw
 }
 
