@@ -17,7 +17,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::{matmul, winograd, SharedMut};
+use super::{matmul, uninit, winograd, SharedMut};
 
 /// Shape of one convolution call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +114,8 @@ fn transpose(src: &[f32], batch: usize, rows: usize, len: usize, stride: usize) 
     const TASK: usize = 64;
     const SUB: usize = 16;
     const ROWS: usize = 64;
-    let mut out = vec![0f32; batch * len * rows];
+    // SAFETY: the tasks cover every (image, position, row).
+    let mut out = unsafe { uninit(batch * len * rows) };
     let per_image = len.div_ceil(TASK);
     let dst = SharedMut::new(out.as_mut_ptr());
     (0..batch * per_image).into_par_iter().for_each(|i| {
@@ -197,7 +198,11 @@ pub fn forward_taps(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec
     let [to, ho, wo] = d.output();
     let (taps, in_stride, wide_stride, n) = (d.taps(), tp * hp * wp, d.wide_stride(), d.wide_len());
     let direct = d.direct();
-    let mut wide = vec![0f32; d.batch * d.cout * wide_stride];
+    // SAFETY: tap 0's products write positions 0..n of every image and channel without reading
+    // them; the rest of each image's stride (n..wide_stride, empty for a direct convolution) is
+    // zeroed here, and only the real output positions (< n) are read.
+    let mut wide = unsafe { uninit(d.batch * d.cout * wide_stride) };
+    wide.chunks_mut(wide_stride).for_each(|p| p[n..].fill(0.0));
     let chunk = chunk_len(d.cout, n, d.batch);
     let out_ptr = SharedMut::new(wide.as_mut_ptr());
     let wt = weight_per_tap(&d, weight, false);
@@ -217,7 +222,8 @@ pub fn forward_taps(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec
         wide.par_chunks_mut(wide_stride).enumerate().for_each(|(i, plane)| add_bias(plane, i % d.cout));
         return wide;
     }
-    let mut out = vec![0f32; d.batch * d.cout * to * ho * wo];
+    // SAFETY: every output plane is copied in full below.
+    let mut out = unsafe { uninit(d.batch * d.cout * to * ho * wo) };
     out.par_chunks_mut(to * ho * wo).zip(wide.par_chunks(wide_stride)).enumerate().for_each(|(i, (dst, src))| {
         for tt in 0..to {
             for y in 0..ho {
@@ -334,7 +340,8 @@ pub fn backward_taps(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_
     let dx = need_input.then(|| {
         // dpadded[:, q] = sum over taps of W_tap^T (ci x co) x wide[:, q - offset]: one task per
         // (image, range of padded positions), every tap accumulated into its own block.
-        let mut dxp = vec![0f32; d.batch * d.cin * in_stride];
+        // SAFETY: tap 0's products write every padded position of every image and channel.
+        let mut dxp = unsafe { uninit(d.batch * d.cin * in_stride) };
         let chunk = chunk_len(d.cin, in_stride, d.batch);
         let dst = SharedMut::new(dxp.as_mut_ptr());
         let wt = weight_per_tap(&d, weight, true);
@@ -351,7 +358,8 @@ pub fn backward_taps(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_
             return dxp;
         }
         let [ph, pw] = d.pad;
-        let mut dx = vec![0f32; d.batch * d.cin * t * h * w];
+        // SAFETY: every input plane is copied in full below.
+        let mut dx = unsafe { uninit(d.batch * d.cin * t * h * w) };
         dx.par_chunks_mut(h * w).zip(dxp.par_chunks(hp * wp)).for_each(|(dst, src)| {
             for y in 0..h {
                 dst[y * w..(y + 1) * w].copy_from_slice(&src[(y + ph) * wp + pw..(y + ph) * wp + pw + w]);

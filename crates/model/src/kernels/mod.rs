@@ -67,6 +67,21 @@ pub(crate) unsafe fn matmul(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs:
     unsafe { gemm::gemm(m, n, k, dst, dst_cs, dst_rs, accumulate, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 1.0, beta, false, false, false, par) }
 }
 
+/// A buffer of `n` floats left uninitialised, for a kernel output that is written in full before
+/// anything reads it. `vec![0.0; n]` would zero-fill it first, on the calling thread while the
+/// pool waits (glibc clears reused memory with a memset): 6% of a tokenizer training step's time.
+///
+/// # Safety
+/// The caller must write every element before any is read, and before the vector reaches code
+/// that could read it.
+#[allow(clippy::uninit_vec)]
+pub(crate) unsafe fn uninit(n: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    // SAFETY: the capacity is `n`; the contents are the caller's contract.
+    unsafe { v.set_len(n) };
+    v
+}
+
 /// Deterministic values in [-1, 1) for the kernels' tests.
 #[cfg(test)]
 pub(crate) fn test_values(seed: u64, n: usize) -> Vec<f32> {

@@ -31,7 +31,8 @@ fn inverse_rms(x: &[f32], channels: usize, positions: usize, b: usize, start: us
 pub fn forward(x: &[f32], gain: &[f32], batch: usize, positions: usize) -> Vec<f32> {
     let channels = gain.len();
     assert_eq!(x.len(), batch * channels * positions, "norm_silu: input shape");
-    let mut y = vec![0f32; x.len()];
+    // SAFETY: the tasks write every channel of every position.
+    let mut y = unsafe { super::uninit(x.len()) };
     let yp = SharedMut::new(y.as_mut_ptr());
     tasks(batch, positions).into_par_iter().for_each_init(
         || vec![0f32; RANGE],
@@ -53,7 +54,8 @@ pub fn forward(x: &[f32], gain: &[f32], batch: usize, positions: usize) -> Vec<f
 pub fn backward(x: &[f32], gain: &[f32], dy: &[f32], batch: usize, positions: usize) -> (Vec<f32>, Vec<f32>) {
     let channels = gain.len();
     assert!(x.len() == batch * channels * positions && dy.len() == x.len(), "norm_silu backward: shapes");
-    let mut dx = vec![0f32; x.len()];
+    // SAFETY: as in `forward`.
+    let mut dx = unsafe { super::uninit(x.len()) };
     let dxp = SharedMut::new(dx.as_mut_ptr());
     let dgain = tasks(batch, positions)
         .into_par_iter()

@@ -31,7 +31,8 @@ pub fn permute(x: &[f32], shape: &[usize], axes: &[usize]) -> Vec<f32> {
             _ => dims.push((shape[a], stride[a])),
         }
     }
-    let mut out = vec![0f32; x.len()];
+    // SAFETY: the blocks below cover every output element (or the copy does).
+    let mut out = unsafe { super::uninit(x.len()) };
     if dims.is_empty() {
         out.copy_from_slice(x);
         return out;

@@ -19,7 +19,7 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::{matmul, SharedMut};
+use super::{matmul, uninit, SharedMut};
 
 /// Tile outputs per side and input tile side.
 const M: usize = 4;
@@ -358,7 +358,10 @@ fn e_stride(channels: usize, total: usize) -> usize {
 fn transform_all(fr: &Frames, x: &[f32], channels: usize, tile: fn(&Frames, &[f32], &mut Band, SharedMut, usize)) -> Vec<f32> {
     let total = fr.total_tiles();
     let es = e_stride(channels, total);
-    let mut v = vec![0f32; E * es];
+    // SAFETY: every (element, channel, tile) is written below; the padding after each element
+    // matrix is zeroed here.
+    let mut v = unsafe { uninit(E * es) };
+    v.chunks_mut(es).for_each(|m| m[channels * total..].fill(0.0));
     let dst = SharedMut::new(v.as_mut_ptr());
     let nf = fr.batch * fr.frames;
     (0..channels * nf).into_par_iter().for_each_init(
@@ -384,7 +387,10 @@ fn convolve(fr: &Frames, x: &[f32], cin: usize, cout: usize, u: &[f32], bias: Op
     let total = fr.total_tiles();
     let v = transform_all(fr, x, cin, input_tiles);
     let (vs, ms) = (e_stride(cin, total), e_stride(cout, total));
-    let mut m = vec![0f32; E * ms];
+    // SAFETY: the products write every column of every element matrix (without reading it); the
+    // padding after each matrix is zeroed here.
+    let mut m = unsafe { uninit(E * ms) };
+    m.chunks_mut(ms).for_each(|m| m[cout * total..].fill(0.0));
     let mp = SharedMut::new(m.as_mut_ptr());
     let tasks: Vec<(usize, usize)> = (0..E).flat_map(|e| (0..total).step_by(TILE_CHUNK).map(move |s| (e, s))).collect();
     tasks.into_par_iter().for_each(|(e, s)| {
@@ -395,7 +401,8 @@ fn convolve(fr: &Frames, x: &[f32], cin: usize, cout: usize, u: &[f32], bias: Op
         }
     });
     let v = keep.then_some(v);
-    let mut out = vec![0f32; fr.batch * cout * fr.frames * fr.plane()];
+    // SAFETY: the output transform writes every pixel of every frame and channel.
+    let mut out = unsafe { uninit(fr.batch * cout * fr.frames * fr.plane()) };
     let nf = fr.batch * fr.frames;
     let op = SharedMut::new(out.as_mut_ptr());
     (0..cout * nf).into_par_iter().for_each_init(
