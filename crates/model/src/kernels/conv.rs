@@ -294,12 +294,13 @@ pub fn backward_taps(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_
     // gradient (already in the `[co, ci, taps]` layout), and the groups' partials are summed after.
     // The output gradient is transposed once to `[batch, n, co]`: a column-major left operand,
     // which `gemm` reads in place when `co` is a multiple of 16, instead of packing it again for
-    // every tap. With several taps the padded input is transposed too, to `[batch, positions, ci]`:
-    // a row-major right operand at every tap's offset, instead of a gather across channel rows
-    // that are often 4 KiB apart (a 32x32 frame's temporal convolution: 3.8 -> 2.5 ms in
-    // `conv_bench`; for one tap the transpose costs more than it saves).
+    // every tap. When the input's channel rows are a multiple of 4 KiB apart (a 32x32 frame's
+    // temporal convolution), gemm's gather across them thrashes one L1 set, so with several taps
+    // the padded input is transposed too, to `[batch, positions, ci]`: a row-major right operand
+    // at every tap's offset (3.8 -> 2.5 ms for that convolution in `conv_bench`; for other
+    // strides the transpose costs more than it saves).
     let wide_t = transpose(&wide[front..], d.batch, d.cout, n, g_stride);
-    let xp_t = (taps > 1).then(|| transpose(&xp, d.batch, d.cin, in_stride, in_stride));
+    let xp_t = (taps > 1 && in_stride % 1024 == 0).then(|| transpose(&xp, d.batch, d.cin, in_stride, in_stride));
     // The right operand of tap `tap` at position `s` of image `b`, and its row and column strides.
     let rhs = |b: usize, tap: usize, s: usize| match &xp_t {
         Some(t) => (t[(b * in_stride + d.offset(tap) + s) * d.cin..].as_ptr(), d.cin as isize, 1),
