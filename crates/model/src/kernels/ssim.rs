@@ -216,26 +216,23 @@ pub fn backward(d: SsimDims, x: &[f32], y: &[f32], grad: f32, need_x: bool, need
             for (src, dst) in [(&*gmx, &mut *smx), (&*gmy, &mut *smy), (&*gsq, &mut *ssq), (&*gxy, &mut *sxy)] {
                 box_spread(src, h, w, &mut s.tmp, dst);
             }
-            // Luma gradients, the same value for every channel of the frame.
-            if let Some(out) = px {
+            // Luma gradients (`own`'s: its window-mean, square and cross terms), the same value
+            // for every channel of the frame.
+            let mut write = |out: super::SharedMut, m: &[f32], own: &[f32], other: &[f32]| {
                 for i in 0..h * w {
-                    s.prod[i] = smx[i] + 2.0 * s.lx[i] * ssq[i] + s.ly[i] * sxy[i];
+                    s.prod[i] = m[i] + 2.0 * own[i] * ssq[i] + other[i] * sxy[i];
                 }
                 for c in 0..d.channels {
                     // SAFETY: this task alone writes frame f's planes.
                     let dst = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(d.offset(f, c)), d.plane()) };
                     dst.copy_from_slice(&s.prod);
                 }
+            };
+            if let Some(out) = px {
+                write(out, smx, &s.lx, &s.ly);
             }
             if let Some(out) = py {
-                for i in 0..h * w {
-                    s.prod[i] = smy[i] + 2.0 * s.ly[i] * ssq[i] + s.lx[i] * sxy[i];
-                }
-                for c in 0..d.channels {
-                    // SAFETY: as above.
-                    let dst = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(d.offset(f, c)), d.plane()) };
-                    dst.copy_from_slice(&s.prod);
-                }
+                write(out, smy, &s.ly, &s.lx);
             }
         },
     );

@@ -253,36 +253,45 @@ fn phases<const K: usize>(row: &[f32], phase: &mut [f32], tw: usize) {
     }
 }
 
+/// The 36 transformed values of every tile of one frame `plane (h x w)`, for tiles that read `K`
+/// rows and columns starting `(K - 4) / 2` before the tile's first output (the input transform:
+/// 6 from -1; the output-gradient transform: 4 from 0), by the 1-D transform `f` applied to the
+/// columns, then the rows; element `e` of tile `t` goes to `dst[e * e_stride + t]`. Each frame
+/// row is transformed horizontally once (over the tiles of the row), then each band of `K` rows
+/// vertically.
+#[inline(always)]
+fn tiles<const K: usize>(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize, f: impl Fn([f32; K]) -> [f32; 6] + Copy) {
+    let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
+    let before = (K - M) / 2;
+    let rows = M * fr.tiles_h() + K - M;
+    let stride = A * tw;
+    for ry in 0..rows {
+        let hz = &mut band.horizontal[ry * stride..(ry + 1) * stride];
+        let y = ry as isize - before as isize;
+        if y < 0 || y as usize >= h {
+            hz.fill(0.0);
+            continue;
+        }
+        band.row[before..before + w].copy_from_slice(&plane[y as usize * w..][..w]);
+        phases::<K>(&band.row, &mut band.phase, tw);
+        let ph: [&[f32]; K] = std::array::from_fn(|k| &band.phase[k * tw..(k + 1) * tw]);
+        let mut out = split::<6>(hz, tw);
+        lanes(ph, &mut out, f);
+    }
+    for ti in 0..fr.tiles_h() {
+        for c in 0..A {
+            let col: [&[f32]; K] = std::array::from_fn(|r| &band.horizontal[(M * ti + r) * stride + c * tw..][..tw]);
+            // SAFETY: this task alone writes its frame's tiles of its channel, element by element.
+            let mut out: [&mut [f32]; 6] = std::array::from_fn(|r| unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) });
+            lanes(col, &mut out, f);
+        }
+    }
+}
+
 super::simd::multiversion! {
-    /// `B^T d B` of every tile of one frame `plane (h x w)`; element `e` of tile `t` goes to
-    /// `dst[e * e_stride + t]`. Each input row is transformed horizontally once (tile columns
-    /// `4 j - 1 .. 4 j + 4`), then each band of six rows vertically, both over the tiles of a row.
+    /// `B^T d B` of every 6x6 input tile of one frame (`tiles`).
     fn input_tiles(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize) {
-        let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
-        let rows = M * fr.tiles_h() + 2;
-        let stride = A * tw;
-        // Rows -1 .. 4 th of the frame (zero outside it).
-        for ry in 0..rows {
-            let hz = &mut band.horizontal[ry * stride..(ry + 1) * stride];
-            let y = ry as isize - 1;
-            if y < 0 || y as usize >= h {
-                hz.fill(0.0);
-                continue;
-            }
-            band.row[1..1 + w].copy_from_slice(&plane[y as usize * w..][..w]);
-            phases::<6>(&band.row, &mut band.phase, tw);
-            let ph: [&[f32]; 6] = std::array::from_fn(|k| &band.phase[k * tw..(k + 1) * tw]);
-            let mut out = split::<6>(hz, tw);
-            lanes(ph, &mut out, bt);
-        }
-        for ti in 0..fr.tiles_h() {
-            for c in 0..A {
-                let col: [&[f32]; 6] = std::array::from_fn(|r| &band.horizontal[(M * ti + r) * stride + c * tw..][..tw]);
-                // SAFETY: this task alone writes its frame's tiles of its channel, element by element.
-                let mut out: [&mut [f32]; 6] = std::array::from_fn(|r| unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) });
-                lanes(col, &mut out, bt);
-            }
-        }
+        tiles::<6>(fr, plane, band, dst, e_stride, bt)
     }
 }
 
@@ -318,31 +327,9 @@ super::simd::multiversion! {
 }
 
 super::simd::multiversion! {
-    /// `A dY A^T` of every 4x4 tile of one frame of one output channel's gradient (zero outside
-    /// the frame); element `e` of tile `t` goes to `dst[e * e_stride + t]`.
+    /// `A dY A^T` of every 4x4 tile of one frame of one output channel's gradient (`tiles`).
     fn gradient_tiles(fr: &Frames, plane: &[f32], band: &mut Band, dst: SharedMut, e_stride: usize) {
-        let (h, w, tw) = (fr.height, fr.width, fr.tiles_w());
-        let stride = A * tw;
-        for y in 0..M * fr.tiles_h() {
-            let hz = &mut band.horizontal[y * stride..(y + 1) * stride];
-            if y >= h {
-                hz.fill(0.0);
-                continue;
-            }
-            band.row[..w].copy_from_slice(&plane[y * w..][..w]);
-            phases::<4>(&band.row, &mut band.phase, tw);
-            let ph: [&[f32]; 4] = std::array::from_fn(|k| &band.phase[k * tw..(k + 1) * tw]);
-            let mut out = split::<6>(hz, tw);
-            lanes(ph, &mut out, a);
-        }
-        for ti in 0..fr.tiles_h() {
-            for c in 0..A {
-                let col: [&[f32]; 4] = std::array::from_fn(|r| &band.horizontal[(M * ti + r) * stride + c * tw..][..tw]);
-                // SAFETY: as in `input_tiles`.
-                let mut out: [&mut [f32]; 6] = std::array::from_fn(|r| unsafe { std::slice::from_raw_parts_mut(dst.ptr().add((r * A + c) * e_stride + ti * tw), tw) });
-                lanes(col, &mut out, a);
-            }
-        }
+        tiles::<4>(fr, plane, band, dst, e_stride, a)
     }
 }
 
