@@ -417,6 +417,7 @@ pub fn forward_keeping(fr: Frames, cin: usize, cout: usize, x: &[f32], weight: &
 
 /// Input gradient (when `need_input`) and weight gradient from the output gradient `dout`;
 /// `tiles`: the input's transformed tiles kept by [`forward_keeping`], if any.
+#[allow(clippy::too_many_arguments)] // the shape, the three tensors, and the two options
 pub fn backward(fr: Frames, cin: usize, cout: usize, x: &[f32], weight: &[f32], dout: &[f32], need_input: bool, tiles: Option<&[f32]>) -> (Option<Vec<f32>>, Vec<f32>) {
     let total = fr.total_tiles();
     // dU_e (co x ci) = Z_e (co x tiles) V_e^T (tiles x ci), Z = A dY A^T.
