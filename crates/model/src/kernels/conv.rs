@@ -1,6 +1,7 @@
 //! 3D convolution (stride 1, no dilation, one group, zero padding in height and width only) on the
-//! CPU as one matrix product per kernel tap, in burn's NCDHW layout: no layout conversion and no
-//! im2col buffer.
+//! CPU in burn's NCDHW layout: 1x3x3 kernels with padding 1 and at least 32 channels on each side
+//! by Winograd's F(4x4, 3x3) (`winograd.rs`), every other shape as one matrix product per kernel
+//! tap (below): no layout conversion and no im2col buffer.
 //!
 //! The input is zero-padded in height and width once (`[ci, t, hp, wp]`). On that padded grid a tap
 //! `(a, dy, dx)` is a constant offset `(a hp + dy) wp + dx` of the flattened index, so every output
