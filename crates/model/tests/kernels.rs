@@ -161,7 +161,7 @@ fn fused_kernels_match_burns_composed_operations() {
         let (loss, _, s) = worldrig_model::tokenizer::loss::reconstruction_loss(recon.clone(), target.clone().detach(), 0.2);
         let grads = loss.clone().backward();
         let dr = vals(recon.grad(&grads).unwrap());
-        let grads = (worldrig_model::tokenizer::loss::ssim(recon.clone(), target.clone()) * 3.0).backward();
+        let grads = (kernels::ssim(recon.clone(), target.clone()) * 3.0).backward();
         let out = (vals(loss), vals(s), dr, vals(recon.grad(&grads).unwrap()), vals(target.grad(&grads).unwrap()));
         kernels::set_enabled(true);
         out

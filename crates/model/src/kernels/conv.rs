@@ -139,6 +139,46 @@ fn transpose(src: &[f32], batch: usize, rows: usize, len: usize, stride: usize) 
     out
 }
 
+/// Where a `frames x rows x cols` block sits in a buffer: row `y` of frame `f` starts at
+/// `f * frame + (y + top) * row + left`.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    frame: usize,
+    row: usize,
+    top: usize,
+    left: usize,
+}
+
+impl Grid {
+    /// A dense `rows x cols` frame layout (no margin).
+    fn dense(rows: usize, cols: usize) -> Self {
+        Self { frame: rows * cols, row: cols, top: 0, left: 0 }
+    }
+    /// A `rows x cols` frame layout with a margin of `top` rows and `left` columns.
+    fn padded(rows: usize, cols: usize, top: usize, left: usize) -> Self {
+        Self { frame: rows * cols, row: cols, top, left }
+    }
+    fn at(&self, f: usize, y: usize) -> usize {
+        f * self.frame + (y + self.top) * self.row + self.left
+    }
+}
+
+/// Copies a `frames x rows x cols` block, row by row, from `src` laid out as `from` into `dst`
+/// laid out as `to` (padding, cropping, and moving between the dense and the wide grid).
+fn regrid(dst: &mut [f32], to: Grid, src: &[f32], from: Grid, [frames, rows, cols]: [usize; 3]) {
+    for f in 0..frames {
+        for y in 0..rows {
+            let (d, s) = (to.at(f, y), from.at(f, y));
+            dst[d..d + cols].copy_from_slice(&src[s..s + cols]);
+        }
+    }
+}
+
+/// The bias gradient: `dout [batch, co, positions]` summed over images and positions.
+fn bias_gradient(dout: &[f32], batch: usize, cout: usize, positions: usize) -> Vec<f32> {
+    (0..cout).into_par_iter().map(|c| (0..batch).map(|b| dout[(b * cout + c) * positions..][..positions].iter().sum::<f32>()).sum()).collect()
+}
+
 /// The input zero-padded in height and width, `[batch, ci, t, hp, wp]` (borrowed when unpadded).
 fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
     if d.pad == [0, 0] {
@@ -148,11 +188,7 @@ fn pad_input<'a>(d: &ConvDims, x: &'a [f32]) -> std::borrow::Cow<'a, [f32]> {
     let [_, hp, wp] = d.padded();
     let [ph, pw] = d.pad;
     let mut out = vec![0f32; d.batch * d.cin * d.input[0] * hp * wp];
-    out.par_chunks_mut(hp * wp).zip(x.par_chunks(h * w)).for_each(|(dst, src)| {
-        for y in 0..h {
-            dst[(y + ph) * wp + pw..(y + ph) * wp + pw + w].copy_from_slice(&src[y * w..(y + 1) * w]);
-        }
-    });
+    out.par_chunks_mut(hp * wp).zip(x.par_chunks(h * w)).for_each(|(dst, src)| regrid(dst, Grid::padded(hp, wp, ph, pw), src, Grid::dense(h, w), [1, h, w]));
     std::borrow::Cow::Owned(out)
 }
 
@@ -226,12 +262,7 @@ pub fn forward_taps(d: ConvDims, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec
     // SAFETY: every output plane is copied in full below.
     let mut out = unsafe { uninit(d.batch * d.cout * to * ho * wo) };
     out.par_chunks_mut(to * ho * wo).zip(wide.par_chunks(wide_stride)).enumerate().for_each(|(i, (dst, src))| {
-        for tt in 0..to {
-            for y in 0..ho {
-                let s = (tt * hp + y) * wp;
-                dst[(tt * ho + y) * wo..(tt * ho + y + 1) * wo].copy_from_slice(&src[s..s + wo]);
-            }
-        }
+        regrid(dst, Grid::dense(ho, wo), src, Grid::dense(hp, wp), [to, ho, wo]);
         add_bias(dst, i % d.cout);
     });
     out
@@ -250,7 +281,7 @@ pub fn backward_with(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_
             d.validate();
             let positions: usize = d.input.iter().product();
             assert_eq!(dout.len(), d.batch * d.cout * positions, "conv backward: output gradient shape");
-            let dbias: Vec<f32> = (0..d.cout).into_par_iter().map(|c| (0..d.batch).map(|b| dout[(b * d.cout + c) * positions..][..positions].iter().sum::<f32>()).sum()).collect();
+            let dbias = bias_gradient(dout, d.batch, d.cout, positions);
             let (dx, dw) = winograd::backward(fr, d.cin, d.cout, x, weight, dout, need_input, kept);
             (dx, dw, dbias)
         }
@@ -277,16 +308,8 @@ pub fn backward_taps(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_
         s => s,
     };
     let mut wide = vec![0f32; d.batch * d.cout * g_stride];
-    wide.par_chunks_mut(g_stride).zip(dout.par_chunks(to * ho * wo)).for_each(|(dst, src)| {
-        let dst = &mut dst[front..];
-        for tt in 0..to {
-            for y in 0..ho {
-                let s = (tt * hp + y) * wp;
-                dst[s..s + wo].copy_from_slice(&src[(tt * ho + y) * wo..(tt * ho + y + 1) * wo]);
-            }
-        }
-    });
-    let dbias: Vec<f32> = (0..d.cout).into_par_iter().map(|c| (0..d.batch).map(|b| dout[(b * d.cout + c) * to * ho * wo..][..to * ho * wo].iter().sum::<f32>()).sum()).collect();
+    wide.par_chunks_mut(g_stride).zip(dout.par_chunks(to * ho * wo)).for_each(|(dst, src)| regrid(&mut dst[front..], Grid::dense(hp, wp), src, Grid::dense(ho, wo), [to, ho, wo]));
+    let dbias = bias_gradient(dout, d.batch, d.cout, to * ho * wo);
 
     let xp = pad_input(&d, x);
     // dW_tap (co x ci) = sum over images and position ranges of wide (co x len) x
@@ -362,11 +385,7 @@ pub fn backward_taps(d: ConvDims, x: &[f32], weight: &[f32], dout: &[f32], need_
         let [ph, pw] = d.pad;
         // SAFETY: every input plane is copied in full below.
         let mut dx = unsafe { uninit(d.batch * d.cin * t * h * w) };
-        dx.par_chunks_mut(h * w).zip(dxp.par_chunks(hp * wp)).for_each(|(dst, src)| {
-            for y in 0..h {
-                dst[y * w..(y + 1) * w].copy_from_slice(&src[(y + ph) * wp + pw..(y + ph) * wp + pw + w]);
-            }
-        });
+        dx.par_chunks_mut(h * w).zip(dxp.par_chunks(hp * wp)).for_each(|(dst, src)| regrid(dst, Grid::dense(h, w), src, Grid::padded(hp, wp, ph, pw), [1, h, w]));
         dx
     });
     (dx, dweight, dbias)

@@ -148,12 +148,15 @@ impl Scratch {
     }
 }
 
+/// SSIM's four factors `(n1, n2, d1, d2)` at one window, `S = n1 n2 / (d1 d2)`.
+#[inline(always)]
+fn factors(mx: f32, my: f32, exx: f32, eyy: f32, exy: f32) -> (f32, f32, f32, f32) {
+    (2.0 * mx * my + C1, 2.0 * (exy - mx * my) + C2, mx * mx + my * my + C1, exx - mx * mx + eyy - my * my + C2)
+}
+
 #[inline(always)]
 fn ssim_at(mx: f32, my: f32, exx: f32, eyy: f32, exy: f32) -> f32 {
-    let n1 = 2.0 * mx * my + C1;
-    let n2 = 2.0 * (exy - mx * my) + C2;
-    let d1 = mx * mx + my * my + C1;
-    let d2 = exx - mx * mx + eyy - my * my + C2;
+    let (n1, n2, d1, d2) = factors(mx, my, exx, eyy, exy);
     n1 * n2 / (d1 * d2)
 }
 
@@ -171,7 +174,7 @@ pub fn forward(d: SsimDims, x: &[f32], y: &[f32]) -> f32 {
                 let mut acc = 0f64;
                 for row in 0..mx.len().div_ceil(256) {
                     let r = row * 256..mx.len().min((row + 1) * 256);
-                    acc += (r.clone()).map(|i| ssim_at(mx[i], my[i], exx[i], eyy[i], exy[i])).sum::<f32>() as f64;
+                    acc += r.map(|i| ssim_at(mx[i], my[i], exx[i], eyy[i], exy[i])).sum::<f32>() as f64;
                 }
                 acc
             },
@@ -200,10 +203,7 @@ pub fn backward(d: SsimDims, x: &[f32], y: &[f32], grad: f32, need_x: bool, need
             let [gmx, gmy, gsq, gxy] = partial;
             for i in 0..mx.len() {
                 let (a, b) = (mx[i], my[i]);
-                let n1 = 2.0 * a * b + C1;
-                let n2 = 2.0 * (exy[i] - a * b) + C2;
-                let d1 = a * a + b * b + C1;
-                let d2 = exx[i] - a * a + eyy[i] - b * b + C2;
+                let (n1, n2, d1, d2) = factors(a, b, exx[i], eyy[i], exy[i]);
                 let inv = 1.0 / (d1 * d2);
                 let sv = n1 * n2 * inv;
                 let (dn1, dn2, dd1, dd2) = (n2 * inv, n1 * inv, -sv / d1, -sv / d2);

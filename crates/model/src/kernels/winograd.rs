@@ -340,15 +340,26 @@ fn e_stride(channels: usize, total: usize) -> usize {
     (channels * total).next_multiple_of(16) + 16
 }
 
-/// Transformed tiles `[36][channels][tiles]` (element matrices [`e_stride`] apart) of `x [batch, channels, frames, h, w]`, by `tile`
-/// (`input_tiles` or `gradient_tiles`).
+/// A buffer of 36 `channels x total` element matrices, [`e_stride`] apart, with the padding after
+/// each matrix zeroed.
+///
+/// # Safety
+/// The caller must write every element of every matrix before any is read.
+unsafe fn element_matrices(channels: usize, total: usize) -> Vec<f32> {
+    let es = e_stride(channels, total);
+    // SAFETY: forwarded to the caller for the matrices; the padding is written here.
+    let mut v = unsafe { uninit(E * es) };
+    v.chunks_mut(es).for_each(|m| m[channels * total..].fill(0.0));
+    v
+}
+
+/// Transformed tiles `[36][channels][tiles]` (element matrices [`e_stride`] apart) of
+/// `x [batch, channels, frames, h, w]`, by `tile` (`input_tiles` or `gradient_tiles`).
 fn transform_all(fr: &Frames, x: &[f32], channels: usize, tile: fn(&Frames, &[f32], &mut Band, SharedMut, usize)) -> Vec<f32> {
     let total = fr.total_tiles();
     let es = e_stride(channels, total);
-    // SAFETY: every (element, channel, tile) is written below; the padding after each element
-    // matrix is zeroed here.
-    let mut v = unsafe { uninit(E * es) };
-    v.chunks_mut(es).for_each(|m| m[channels * total..].fill(0.0));
+    // SAFETY: every (element, channel, tile) is written below.
+    let mut v = unsafe { element_matrices(channels, total) };
     let dst = SharedMut::new(v.as_mut_ptr());
     let nf = fr.batch * fr.frames;
     (0..channels * nf).into_par_iter().for_each_init(
@@ -374,10 +385,8 @@ fn convolve(fr: &Frames, x: &[f32], cin: usize, cout: usize, u: &[f32], bias: Op
     let total = fr.total_tiles();
     let v = transform_all(fr, x, cin, input_tiles);
     let (vs, ms) = (e_stride(cin, total), e_stride(cout, total));
-    // SAFETY: the products write every column of every element matrix (without reading it); the
-    // padding after each matrix is zeroed here.
-    let mut m = unsafe { uninit(E * ms) };
-    m.chunks_mut(ms).for_each(|m| m[cout * total..].fill(0.0));
+    // SAFETY: the products write every column of every element matrix (without reading it).
+    let mut m = unsafe { element_matrices(cout, total) };
     let mp = SharedMut::new(m.as_mut_ptr());
     let tasks: Vec<(usize, usize)> = (0..E).flat_map(|e| (0..total).step_by(TILE_CHUNK).map(move |s| (e, s))).collect();
     tasks.into_par_iter().for_each(|(e, s)| {
